@@ -1,0 +1,1 @@
+"""Mask2Former parts (package init filled in once all parts exist)."""

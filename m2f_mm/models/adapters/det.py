@@ -1,0 +1,190 @@
+"""Adapter: the core head as the ``panoptic_head`` of an mmdet detector.
+
+Shape letters: B batch, Q queries, K classes, H x W padded input size,
+M target masks of an image.
+
+mmdet's ``MaskFormer.add_pred_to_datasample`` asserts semantic results away,
+so :class:`Mask2FormerDetector` overrides it; everything else is mmdet's.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmdet.models.detectors import Mask2Former as MMDetMask2Former
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks, mask2bbox
+from mmengine.model import BaseModule
+from mmengine.structures import InstanceData, PixelData
+from torch import Tensor
+
+from m2f_mm.registry import MODELS, qualify_plugin_type
+from ..inference import Mask2FormerInference, resize_mask_logits
+from ..mask2former_head import Mask2FormerHead
+from ..targets import masks_from_label_map
+
+__all__ = ['Mask2FormerDetHead', 'Mask2FormerFusionHead', 'Mask2FormerDetector']
+
+# mmdet test_cfg key -> Mask2FormerInference argument.
+_TEST_CFG_KEYS = dict(panoptic_on='panoptic_on', semantic_on='semantic_on',
+                      instance_on='instance_on', max_per_image='max_per_image',
+                      object_mask_thr='object_mask_threshold', iou_thr='overlap_threshold')
+
+
+@MODELS.register_module()
+class Mask2FormerDetHead(Mask2FormerHead):
+    """:class:`Mask2FormerHead` with mmdet's ``panoptic_head`` interface.
+
+    Args:
+        num_things_classes: Thing classes, labels ``[0, num_things_classes)``.
+        num_stuff_classes: Stuff classes, the labels after the things.
+        train_cfg: Filled in by mmdet's detector; must be empty, since the
+            matching and loss settings live in ``criterion``.
+        test_cfg: Filled in by mmdet's detector; unused by the head.
+        **kwargs: :class:`Mask2FormerHead` arguments other than ``num_classes``.
+    """
+
+    def __init__(self, num_things_classes: int = 80, num_stuff_classes: int = 53,
+                 train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
+                 **kwargs) -> None:
+        if train_cfg:
+            raise ValueError(
+                'm2f_mm.Mask2FormerDetHead: model.train_cfg must be empty; set the matcher '
+                f'and point sampling in panoptic_head.criterion instead (got {dict(train_cfg)})')
+        super().__init__(num_classes=num_things_classes + num_stuff_classes, **kwargs)
+        self.num_things_classes = num_things_classes
+        self.num_stuff_classes = num_stuff_classes
+
+    def forward(self, x: Sequence[Tensor],
+                batch_data_samples: Optional[List[DetDataSample]] = None
+                ) -> Tuple[List[Tensor], List[Tensor]]:
+        """See :meth:`Mask2FormerHead.forward`; the data samples are not needed."""
+        return super().forward(x)
+
+    def loss(self, x: Sequence[Tensor], batch_data_samples: List[DetDataSample]) -> dict:
+        """Losses from mmdet data samples (things from ``gt_instances``, stuff from ``gt_sem_seg``)."""
+        return self.loss_by_targets(x, [self._targets(ds) for ds in batch_data_samples])
+
+    def predict(self, x: Sequence[Tensor],
+                batch_data_samples: List[DetDataSample]) -> Tuple[Tensor, Tensor]:
+        """Final class logits (B, Q, K + 1) and mask logits (B, Q, H, W) at the padded input size."""
+        cls_preds, mask_preds = self(x)
+        pad_h, pad_w = batch_data_samples[0].metainfo['batch_input_shape']
+        masks = F.interpolate(mask_preds[-1], size=(pad_h, pad_w), mode='bilinear',
+                              align_corners=False)
+        return cls_preds[-1], masks
+
+    def _targets(self, data_sample: DetDataSample) -> Dict[str, Tensor]:
+        instances = data_sample.gt_instances
+        masks = instances.masks
+        if isinstance(masks, BitmapMasks):
+            masks = masks.to_tensor(dtype=torch.bool, device=instances.labels.device)
+        labels, masks = instances.labels.long(), masks.bool()
+        if 'gt_sem_seg' in data_sample and self.num_stuff_classes > 0:
+            stuff_labels, stuff_masks = masks_from_label_map(
+                data_sample.gt_sem_seg.sem_seg,
+                label_range=(self.num_things_classes, self.num_classes))
+            labels = torch.cat([labels, stuff_labels.to(labels.device)])
+            masks = torch.cat([masks, stuff_masks.to(masks.device)])
+        return dict(labels=labels, masks=masks)
+
+
+@MODELS.register_module()
+class Mask2FormerFusionHead(BaseModule):
+    """Turns the final prediction into mmdet panoptic, instance and semantic results.
+
+    Args:
+        num_things_classes: Thing classes.
+        num_stuff_classes: Stuff classes.
+        test_cfg: mmdet-style switches and thresholds: ``panoptic_on``,
+            ``semantic_on``, ``instance_on``, ``max_per_image``,
+            ``object_mask_thr``, ``iou_thr`` and ``filter_low_score``
+            (must be True: segments are always cut to mask probability >= 0.5).
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, num_things_classes: int = 80, num_stuff_classes: int = 53,
+                 test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None,
+                 **kwargs) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if kwargs:
+            raise ValueError(f'm2f_mm.Mask2FormerFusionHead: unsupported arguments {sorted(kwargs)}')
+        test_cfg = dict(test_cfg or {})
+        if not test_cfg.pop('filter_low_score', True):
+            raise ValueError('m2f_mm.Mask2FormerFusionHead: test_cfg.filter_low_score=False is '
+                             'not supported (Mask2Former keeps only mask probability >= 0.5)')
+        unknown = set(test_cfg) - set(_TEST_CFG_KEYS)
+        if unknown:
+            raise ValueError(f'm2f_mm.Mask2FormerFusionHead: unknown test_cfg keys {sorted(unknown)}')
+        self.num_things_classes = num_things_classes
+        self.num_classes = num_things_classes + num_stuff_classes
+        self.inference = Mask2FormerInference(
+            num_classes=self.num_classes, num_things_classes=num_things_classes,
+            **{_TEST_CFG_KEYS[k]: v for k, v in test_cfg.items()})
+
+    def predict(self, mask_cls_results: Tensor, mask_pred_results: Tensor,
+                batch_data_samples: List[DetDataSample], rescale: bool = False) -> List[dict]:
+        """Per image, any of ``pan_results``, ``ins_results`` and ``sem_results``.
+
+        Args:
+            mask_cls_results: (B, Q, K + 1).
+            mask_pred_results: (B, Q, H, W) at the padded input size.
+            batch_data_samples: Their metainfo gives img_shape and ori_shape.
+            rescale: Resize to the original image size.
+        """
+        results = []
+        for cls_logits, mask_logits, ds in zip(mask_cls_results, mask_pred_results,
+                                               batch_data_samples):
+            meta = ds.metainfo
+            masks = resize_mask_logits(mask_logits, mask_logits.shape[-2:], meta['img_shape'],
+                                       meta['ori_shape'] if rescale else None)
+            outputs = self.inference(cls_logits, masks)
+            result = {}
+            if 'panoptic' in outputs:
+                result['pan_results'] = self._to_mmdet_panoptic(*outputs['panoptic'])
+            if 'instance' in outputs:
+                inst = outputs['instance']
+                result['ins_results'] = InstanceData(
+                    bboxes=mask2bbox(inst['masks']), labels=inst['labels'],
+                    scores=inst['scores'], masks=inst['masks'])
+            if 'semantic' in outputs:
+                result['sem_results'] = PixelData(sem_seg=outputs['semantic'].argmax(0)[None])
+            results.append(result)
+        return results
+
+    def _to_mmdet_panoptic(self, segment_map: Tensor, segments: List[dict]) -> PixelData:
+        """Encode as mmdet does: stuff ``label``, things ``label + k * INSTANCE_OFFSET``, void K."""
+        pan = torch.full_like(segment_map, self.num_classes, dtype=torch.int32)
+        instance_id = 0
+        for seg in segments:
+            code = seg['label']
+            if seg['isthing']:
+                instance_id += 1
+                code += instance_id * INSTANCE_OFFSET
+            pan[segment_map == seg['id']] = code
+        return PixelData(sem_seg=pan[None])
+
+
+@MODELS.register_module()
+class Mask2FormerDetector(MMDetMask2Former):
+    """mmdet's Mask2Former detector that also emits semantic results.
+
+    Bare ``type`` names of ``panoptic_head`` and ``panoptic_fusion_head``
+    resolve to m2f_mm's classes first (mmdet has classes of the same names).
+    """
+
+    def __init__(self, *args, panoptic_head: dict, panoptic_fusion_head: dict, **kwargs) -> None:
+        super().__init__(*args, panoptic_head=qualify_plugin_type(panoptic_head),
+                         panoptic_fusion_head=qualify_plugin_type(panoptic_fusion_head), **kwargs)
+
+    def add_pred_to_datasample(self, data_samples: List[DetDataSample],
+                               results_list: List[dict]) -> List[DetDataSample]:
+        """Attach panoptic, instance and semantic predictions to the data samples."""
+        for data_sample, result in zip(data_samples, results_list):
+            if 'pan_results' in result:
+                data_sample.pred_panoptic_seg = result['pan_results']
+            if 'ins_results' in result:
+                data_sample.pred_instances = result['ins_results']
+            if 'sem_results' in result:
+                data_sample.pred_sem_seg = result['sem_results']
+        return data_samples

@@ -1,0 +1,57 @@
+"""Adapter: the core head as the ``decode_head`` of mmseg's stock ``EncoderDecoder``.
+
+Shape letters: B batch, Q queries, K classes, H x W padded input size.
+"""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmseg.structures import SegDataSample
+from torch import Tensor
+
+from m2f_mm.registry import MODELS
+from ..inference import resize_mask_logits, semantic_inference
+from ..mask2former_head import Mask2FormerHead
+from ..targets import masks_from_label_map
+
+__all__ = ['Mask2FormerDecodeHead']
+
+
+@MODELS.register_module()
+class Mask2FormerDecodeHead(Mask2FormerHead):
+    """:class:`Mask2FormerHead` with mmseg's decode-head interface.
+
+    Every class present in an image's ``gt_sem_seg`` becomes one mask target.
+
+    Args:
+        num_classes: K.
+        ignore_index: Label of ignored and padded pixels.
+        align_corners: Read by ``EncoderDecoder`` when it resizes the logits.
+        **kwargs: :class:`Mask2FormerHead` arguments other than ``num_classes``.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: int = 255, align_corners: bool = False,
+                 **kwargs) -> None:
+        super().__init__(num_classes=num_classes, **kwargs)
+        self.ignore_index = ignore_index
+        self.align_corners = align_corners
+        # EncoderDecoder reads the number of output channels of its decode head.
+        self.out_channels = num_classes
+
+    def loss(self, inputs: Sequence[Tensor], batch_data_samples: List[SegDataSample],
+             train_cfg: Optional[dict] = None) -> Dict[str, Tensor]:
+        """Losses from mmseg data samples; ``train_cfg`` is unused (see ``criterion``)."""
+        targets = []
+        for data_sample in batch_data_samples:
+            labels, masks = masks_from_label_map(data_sample.gt_sem_seg.data, self.ignore_index)
+            targets.append(dict(labels=labels, masks=masks))
+        return self.loss_by_targets(inputs, targets)
+
+    def predict(self, inputs: Sequence[Tensor], batch_img_metas: List[dict],
+                test_cfg: Optional[dict] = None) -> Tensor:
+        """Semantic scores (B, K, H, W) at the padded input size, as mmseg expects."""
+        cls_preds, mask_preds = self(inputs)
+        meta = batch_img_metas[0]
+        size = meta.get('pad_shape', meta['img_shape'])[:2]
+        return torch.stack([
+            semantic_inference(cls_logits, resize_mask_logits(mask_logits, size, size))
+            for cls_logits, mask_logits in zip(cls_preds[-1], mask_preds[-1])])

@@ -1,0 +1,204 @@
+"""Mask2Former inference: semantic, panoptic and instance results from one prediction.
+
+Shape letters: Q queries, K classes (K + 1 logits, the last is "no object"),
+h x w predicted mask size, H x W output size, D detections.
+
+Host-independent: results are plain tensors and dicts; the mmdet and mmseg
+adapters turn them into their data samples.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from m2f_mm.registry import MODELS
+
+__all__ = ['resize_mask_logits', 'semantic_inference', 'panoptic_inference',
+           'instance_inference', 'Mask2FormerInference']
+
+
+def resize_mask_logits(mask_logits: Tensor, pad_size: Sequence[int], img_size: Sequence[int],
+                       ori_size: Optional[Sequence[int]] = None) -> Tensor:
+    """Bring mask logits back to image pixels.
+
+    Upsamples to the padded input size, crops the padding away and, when
+    ``ori_size`` is given, resizes to the original image size (bilinear,
+    align_corners=False at each step).
+
+    Args:
+        mask_logits: (Q, h, w).
+        pad_size: (H_pad, W_pad) of the network input.
+        img_size: (H_img, W_img) of the resized image inside the padding.
+        ori_size: (H, W) of the original image, or None to stay at img_size.
+
+    Returns:
+        (Q, H, W) mask logits.
+    """
+    masks = mask_logits[None]
+    if tuple(pad_size[:2]) != tuple(masks.shape[-2:]):
+        masks = F.interpolate(masks, size=tuple(pad_size[:2]), mode='bilinear',
+                              align_corners=False)
+    masks = masks[..., :img_size[0], :img_size[1]]
+    if ori_size is not None and tuple(ori_size[:2]) != tuple(masks.shape[-2:]):
+        masks = F.interpolate(masks, size=tuple(ori_size[:2]), mode='bilinear',
+                              align_corners=False)
+    return masks[0]
+
+
+def semantic_inference(cls_logits: Tensor, mask_logits: Tensor) -> Tensor:
+    """Per-pixel class scores: class probabilities weighted by mask probabilities.
+
+    Args:
+        cls_logits: (Q, K + 1).
+        mask_logits: (Q, H, W).
+
+    Returns:
+        (K, H, W) scores; their argmax is the semantic segmentation.
+    """
+    probs = cls_logits.softmax(-1)[:, :-1]
+    return torch.einsum('qc,qhw->chw', probs, mask_logits.sigmoid())
+
+
+def panoptic_inference(cls_logits: Tensor, mask_logits: Tensor, num_things: int,
+                       object_mask_threshold: float = 0.8,
+                       overlap_threshold: float = 0.8) -> Tuple[Tensor, List[dict]]:
+    """Non-overlapping panoptic segments from confident queries.
+
+    Queries predicting "no object" or scoring <= ``object_mask_threshold`` are
+    dropped. Each pixel goes to the kept query maximising score x mask
+    probability; a query's segment is those pixels where its own mask
+    probability is >= 0.5. A segment keeping less than ``overlap_threshold``
+    of the query's own mask is dropped, and stuff segments of one class merge.
+
+    Args:
+        cls_logits: (Q, K + 1).
+        mask_logits: (Q, H, W).
+        num_things: Classes ``[0, num_things)`` are things, the rest stuff.
+        object_mask_threshold: Minimum class score of a kept query.
+        overlap_threshold: Minimum kept fraction of a query's mask.
+
+    Returns:
+        segment_map (H, W) int64 with 0 for void and segment ids from 1, and
+        one dict per segment: ``id``, ``label``, ``isthing``, ``score``.
+    """
+    num_classes = cls_logits.shape[-1] - 1
+    scores, labels = cls_logits.softmax(-1).max(-1)
+    keep = (labels != num_classes) & (scores > object_mask_threshold)
+    scores, labels, mask_probs = scores[keep], labels[keep], mask_logits[keep].sigmoid()
+    segment_map = torch.zeros(mask_logits.shape[-2:], dtype=torch.long, device=mask_logits.device)
+    segments: List[dict] = []
+    if labels.numel() == 0:
+        return segment_map, segments
+    owner = (scores[:, None, None] * mask_probs).argmax(0)
+    stuff_segment_of_label: Dict[int, dict] = {}
+    for k in range(labels.numel()):
+        label = int(labels[k])
+        isthing = label < num_things
+        owned = owner == k
+        own_mask = mask_probs[k] >= 0.5
+        owned_area, own_area = int(owned.sum()), int(own_mask.sum())
+        segment = owned & own_mask
+        if owned_area == 0 or own_area == 0 or not segment.any():
+            continue
+        if owned_area / own_area < overlap_threshold:
+            continue
+        if not isthing and label in stuff_segment_of_label:
+            segment_map[segment] = stuff_segment_of_label[label]['id']
+            continue
+        info = dict(id=len(segments) + 1, label=label, isthing=isthing, score=float(scores[k]))
+        segment_map[segment] = info['id']
+        segments.append(info)
+        if not isthing:
+            stuff_segment_of_label[label] = info
+    return segment_map, segments
+
+
+def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: int = 100,
+                       num_things: Optional[int] = None) -> Dict[str, Tensor]:
+    """Top-scoring (query, class) pairs as instance detections.
+
+    Args:
+        cls_logits: (Q, K + 1).
+        mask_logits: (Q, H, W).
+        max_per_image: Detections kept before the things filter.
+        num_things: When set, only classes ``[0, num_things)`` are kept (a
+            panoptic-trained model's stuff classes are not instances).
+
+    Returns:
+        ``labels`` (D,) long, ``scores`` (D,) (class probability x mean mask
+        probability inside the binary mask) and ``masks`` (D, H, W) bool,
+        sorted by decreasing score.
+    """
+    num_queries, num_classes = cls_logits.shape[0], cls_logits.shape[-1] - 1
+    probs = cls_logits.softmax(-1)[:, :-1].flatten()
+    top_scores, top_idx = probs.topk(min(max_per_image, probs.numel()))
+    labels = top_idx % num_classes
+    queries = torch.div(top_idx, num_classes, rounding_mode='floor')
+    if num_things is not None:
+        is_thing = labels < num_things
+        top_scores, labels, queries = top_scores[is_thing], labels[is_thing], queries[is_thing]
+    logits = mask_logits[queries]
+    masks = logits > 0
+    mask_scores = (logits.sigmoid() * masks).flatten(1).sum(1) / (masks.flatten(1).sum(1) + 1e-6)
+    scores = top_scores * mask_scores
+    order = scores.argsort(descending=True)
+    return dict(labels=labels[order], scores=scores[order], masks=masks[order])
+
+
+@MODELS.register_module()
+class Mask2FormerInference:
+    """Switchable semantic / panoptic / instance inference from one prediction.
+
+    Args:
+        num_classes: K.
+        num_things_classes: Thing classes ``[0, num_things_classes)``;
+            defaults to K (instance-only training).
+        semantic_on: Produce semantic scores.
+        panoptic_on: Produce panoptic segments.
+        instance_on: Produce instance detections.
+        object_mask_threshold: See :func:`panoptic_inference`.
+        overlap_threshold: See :func:`panoptic_inference`.
+        max_per_image: See :func:`instance_inference`.
+    """
+
+    def __init__(self, num_classes: int, num_things_classes: Optional[int] = None,
+                 semantic_on: bool = False, panoptic_on: bool = True, instance_on: bool = False,
+                 object_mask_threshold: float = 0.8, overlap_threshold: float = 0.8,
+                 max_per_image: int = 100) -> None:
+        self.num_classes = num_classes
+        self.num_things_classes = num_classes if num_things_classes is None else num_things_classes
+        self.semantic_on = semantic_on
+        self.panoptic_on = panoptic_on
+        self.instance_on = instance_on
+        self.object_mask_threshold = object_mask_threshold
+        self.overlap_threshold = overlap_threshold
+        self.max_per_image = max_per_image
+        if not (semantic_on or panoptic_on or instance_on):
+            raise ValueError('Mask2FormerInference: set at least one of semantic_on, '
+                             'panoptic_on, instance_on')
+
+    def __call__(self, cls_logits: Tensor, mask_logits: Tensor) -> dict:
+        """Run the enabled inferences on one image.
+
+        Args:
+            cls_logits: (Q, K + 1).
+            mask_logits: (Q, H, W), already at output resolution.
+
+        Returns:
+            Any of ``semantic`` ((K, H, W) scores), ``panoptic``
+            ((segment_map, segments)) and ``instance`` (dict of tensors).
+        """
+        results = {}
+        if self.semantic_on:
+            results['semantic'] = semantic_inference(cls_logits, mask_logits)
+        if self.panoptic_on:
+            results['panoptic'] = panoptic_inference(
+                cls_logits, mask_logits, self.num_things_classes, self.object_mask_threshold,
+                self.overlap_threshold)
+        if self.instance_on:
+            # Stuff classes are not instances when the model was trained panoptic.
+            things = self.num_things_classes if self.num_things_classes < self.num_classes else None
+            results['instance'] = instance_inference(cls_logits, mask_logits,
+                                                     self.max_per_image, things)
+        return results

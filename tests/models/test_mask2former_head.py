@@ -1,0 +1,147 @@
+"""The core head end to end: gradients, hard inputs, mixed precision.
+
+A small head (narrow channels, few queries and points) keeps this fast; the
+full-size head is compared with mmdet's in test_mmdet_equivalence.py.
+"""
+import pytest
+import torch
+
+from m2f_mm.registry import MODELS
+
+IN_CHANNELS = [16, 32, 64, 128]
+STRIDES = [4, 8, 16, 32]
+
+
+def _head(num_classes=4, **criterion):
+    torch.manual_seed(0)
+    head = MODELS.build(dict(
+        type='Mask2FormerHead', in_channels=IN_CHANNELS, strides=STRIDES,
+        num_classes=num_classes, num_queries=8, feat_channels=32, out_channels=32,
+        pixel_decoder=dict(type='MSDeformAttnPixelDecoder', num_layers=2, num_heads=4,
+                           ffn_channels=64),
+        transformer_decoder=dict(num_heads=4, ffn_channels=64),
+        criterion=dict(type='Mask2FormerCriterion', num_points=256,
+                       matcher=dict(type='HungarianMatcher', num_points=256), **criterion)))
+    head.init_weights()
+    return head
+
+
+def _feats(batch, height, width, seed=0):
+    """Backbone-like maps for an input of height x width (ResNet output sizes)."""
+    g = torch.Generator().manual_seed(seed)
+    feats = []
+    h, w = height, width
+    for i, c in enumerate(IN_CHANNELS):
+        h, w = (h + 1) // 2, (w + 1) // 2
+        if i == 0:  # the stem's conv and max-pool both halve
+            h, w = (h + 1) // 2, (w + 1) // 2
+        feats.append(torch.randn(batch, c, h, w, generator=g))
+    return feats
+
+
+def _box_target(height, width, boxes, labels):
+    masks = torch.zeros(len(boxes), height, width, dtype=torch.bool)
+    for m, (y0, y1, x0, x1) in zip(masks, boxes):
+        m[y0:y1, x0:x1] = True
+    return dict(labels=torch.tensor(labels, dtype=torch.long), masks=masks)
+
+
+def _assert_finite(losses):
+    assert len(losses) == 30
+    for name, value in losses.items():
+        assert torch.isfinite(value).all(), name
+
+
+def test_backward_reaches_every_parameter():
+    head = _head()
+    feats = _feats(2, 64, 96)
+    targets = [_box_target(64, 96, [(0, 32, 0, 48), (32, 64, 40, 96)], [0, 3]),
+               _box_target(64, 96, [(10, 50, 10, 50)], [2])]
+    losses = head.loss_by_targets(feats, targets)
+    _assert_finite(losses)
+    sum(losses.values()).backward()
+    for name, p in head.named_parameters():
+        assert p.grad is not None, f'{name} gets no gradient'
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f'{name} has an all-zero gradient'
+
+
+@pytest.mark.parametrize('case', ['no_targets', 'tiny_target', 'batch_of_one', 'odd_size'])
+def test_hard_inputs_give_finite_losses(case):
+    head = _head()
+    height, width, batch = 64, 96, 2
+    targets = [_box_target(64, 96, [(0, 32, 0, 48)], [1]),
+               _box_target(64, 96, [(5, 60, 20, 90)], [2])]
+    if case == 'no_targets':
+        targets[1] = dict(labels=torch.zeros(0, dtype=torch.long),
+                          masks=torch.zeros(0, 64, 96, dtype=torch.bool))
+    elif case == 'tiny_target':
+        # One pixel: far smaller than a 1/32 (or even a 1/4) feature cell.
+        targets[1] = _box_target(64, 96, [(40, 41, 70, 71)], [3])
+    elif case == 'batch_of_one':
+        batch, targets = 1, targets[:1]
+    elif case == 'odd_size':
+        # Non-square and not a multiple of 32.
+        height, width = 100, 140
+        targets = [_box_target(100, 140, [(3, 97, 5, 60)], [0]),
+                   _box_target(100, 140, [(50, 100, 70, 140)], [1])]
+    feats = _feats(batch, height, width)
+    cls_preds, mask_preds = head(feats)
+    assert mask_preds[-1].shape[-2:] == feats[0].shape[-2:]
+    losses = head.loss_by_targets(feats, targets)
+    _assert_finite(losses)
+    sum(losses.values()).backward()
+
+
+def test_query_with_empty_mask_is_finite():
+    """One query predicts an empty mask at every stage."""
+    head = _head()
+
+    def constant_channel(module, args, output):
+        mask_features, multi_scale = output
+        mask_features = mask_features.clone()
+        mask_features[:, -1] = 1.0
+        return mask_features, multi_scale
+
+    def empty_query(module, args, output):
+        output = output.clone()
+        output[:, 0] = 0.0
+        output[:, 0, -1] = -100.0  # logit -100 everywhere
+        return output
+
+    head.pixel_decoder.register_forward_hook(constant_channel)
+    head.predictor.mask_embed.register_forward_hook(empty_query)
+    feats = _feats(2, 64, 96)
+    cls_preds, mask_preds = head(feats)
+    assert all((m[:, 0] < -50).all() for m in mask_preds)
+    targets = [_box_target(64, 96, [(0, 32, 0, 48)], [1]) for _ in range(2)]
+    losses = head.loss_by_targets(feats, targets)
+    _assert_finite(losses)
+    sum(losses.values()).backward()
+
+
+def test_bf16_autocast_training_is_finite():
+    head = _head()
+    feats = _feats(2, 64, 96)
+    targets = [_box_target(64, 96, [(0, 32, 0, 48)], [1]),
+               _box_target(64, 96, [(5, 60, 20, 90), (0, 4, 0, 4)], [2, 0])]
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        cls_preds, mask_preds = head(feats)
+        losses = head.criterion(cls_preds, mask_preds, targets)
+    assert cls_preds[-1].dtype == torch.bfloat16  # the decoder did run in bf16
+    _assert_finite(losses)
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
+
+
+def test_full_mask_losses_switch():
+    feats = _feats(1, 64, 96)
+    targets = [_box_target(64, 96, [(0, 32, 0, 48)], [1])]
+    sampled = _head()
+    full = _head(point_sampled=False)
+    full.load_state_dict(sampled.state_dict())
+    with torch.no_grad():
+        a = sampled.loss_by_targets(feats, targets)
+        b = full.loss_by_targets(feats, targets)
+    torch.testing.assert_close(a['loss_cls'], b['loss_cls'])
+    assert not torch.allclose(a['loss_mask'], b['loss_mask'])

@@ -1,0 +1,120 @@
+"""The masked-attention transformer decoder."""
+import pytest
+import torch
+from torch import nn
+
+from m2f_mm.models.transformer_decoder import MaskedAttentionDecoder
+
+SIZES = [(3, 4), (6, 8), (12, 16)]
+
+
+def _inputs(batch=2, channels=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    feats = [torch.randn(batch, channels, h, w, generator=g) for h, w in SIZES]
+    mask_features = torch.randn(batch, channels, 24, 32, generator=g)
+    return feats, mask_features
+
+
+def _decoder(**kwargs):
+    torch.manual_seed(0)
+    args = dict(num_classes=5, in_channels=32, hidden_dim=32, mask_dim=32, num_queries=6,
+                num_heads=4, ffn_channels=64)
+    args.update(kwargs)
+    decoder = MaskedAttentionDecoder(**args)
+    decoder.init_weights()
+    return decoder.eval()
+
+
+def test_ten_predictions_with_shapes():
+    feats, mask_features = _inputs()
+    cls_preds, mask_preds = _decoder()(feats, mask_features)
+    assert len(cls_preds) == len(mask_preds) == 10
+    for cls_pred, mask_pred in zip(cls_preds, mask_preds):
+        assert cls_pred.shape == (2, 6, 6)
+        assert mask_pred.shape == (2, 6, 24, 32)
+
+
+def test_reference_layout_and_defaults():
+    decoder = MaskedAttentionDecoder(num_classes=133)
+    names = set(dict(decoder.named_parameters()))
+    for expected in ['query_feat.weight', 'query_embed.weight', 'level_embed.weight',
+                     'transformer_self_attention_layers.8.self_attn.in_proj_weight',
+                     'transformer_self_attention_layers.0.norm.weight',
+                     'transformer_cross_attention_layers.8.multihead_attn.out_proj.weight',
+                     'transformer_ffn_layers.8.linear1.weight', 'transformer_ffn_layers.8.norm.bias',
+                     'decoder_norm.weight', 'class_embed.weight', 'mask_embed.layers.2.bias']:
+        assert expected in names
+    assert decoder.class_embed.out_features == 134
+    assert decoder.query_feat.num_embeddings == 100
+    assert len(decoder.transformer_ffn_layers) == 9
+    assert decoder.transformer_ffn_layers[0].linear1.out_features == 2048
+    # The widths match, so there is no input projection, like the reference.
+    assert not any(n.startswith('input_proj') for n in names)
+    attns = [m for m in decoder.modules() if isinstance(m, nn.MultiheadAttention)]
+    assert len(attns) == 18 and all(a.dropout == 0.0 and a.num_heads == 8 for a in attns)
+    assert not any(isinstance(m, nn.Dropout) for m in decoder.modules())
+
+
+def test_cross_attention_ignores_memory_outside_the_mask():
+    decoder = _decoder(num_layers=1)
+    feats, mask_features = _inputs(batch=1)
+    captured = []
+    layer = decoder.transformer_cross_attention_layers[0]
+    layer.register_forward_hook(lambda m, i, o: captured.append(o.detach()))
+    with torch.no_grad():
+        decoder(feats, mask_features)
+        # Layer 0 attends to level 0 through the mask of the prediction made
+        # from the learnable queries, resized to level 0's size.
+        _, first_masks = decoder(feats, mask_features)
+    first = first_masks[0][0]  # (Q, h, w)
+    resized = torch.nn.functional.interpolate(first[None], size=SIZES[0], mode='bilinear',
+                                              align_corners=False)[0]
+    allowed = resized.sigmoid() >= 0.5  # (Q, 3, 4)
+    counts = allowed.flatten(1).sum(1)
+    partial = ((counts > 0) & (counts < counts.new_tensor(12))).nonzero().flatten()
+    assert partial.numel() > 0, 'need a query with a partial mask'
+    query = int(partial[0])
+    changed = [f.clone() for f in feats]
+    changed[0][0, :, ~allowed[query]] += 10.0
+    with torch.no_grad():
+        decoder(changed, mask_features)
+    before, after = captured[0][0], captured[-1][0]
+    torch.testing.assert_close(after[query], before[query], rtol=0, atol=1e-5)
+    # Queries allowed to see the changed cells do change.
+    sees_change = (allowed & ~allowed[query]).flatten(1).any(1)
+    assert sees_change.any()
+    assert (after[sees_change] - before[sees_change]).abs().max() > 1e-3
+
+
+def test_all_masked_query_attends_everywhere():
+    decoder = _decoder()
+    feats, _ = _inputs()
+    # Every mask logit negative: every query's mask is empty.
+    mask_features = torch.zeros(2, 32, 24, 32)
+    decoder.mask_embed.layers[2].bias.data.fill_(0.0)
+    decoder.mask_embed.layers[2].weight.data.fill_(0.0)
+    cls_preds, mask_preds = decoder(feats, mask_features - 1.0)
+    assert all(torch.isfinite(c).all() for c in cls_preds)
+    _, _, attn_mask = decoder._predict(torch.zeros(2, 6, 32), mask_features - 1.0, SIZES[0])
+    assert attn_mask.shape == (2 * 4, 6, 12) and not attn_mask.any()
+
+
+def test_attention_mask_is_detached_and_thresholded_at_half():
+    decoder = _decoder()
+    _, mask_features = _inputs()
+    query = torch.randn(2, 6, 32, requires_grad=True)
+    _, mask_pred, attn_mask = decoder._predict(query, mask_features, SIZES[2])
+    assert mask_pred.requires_grad and not attn_mask.requires_grad
+    resized = torch.nn.functional.interpolate(mask_pred.detach(), size=SIZES[2],
+                                              mode='bilinear', align_corners=False)
+    expected = (resized.sigmoid() < 0.5).flatten(2)
+    expected &= ~expected.all(-1, keepdim=True)
+    # Heads of one image share its mask: rows b * N + n.
+    torch.testing.assert_close(attn_mask.view(2, 4, 6, -1),
+                               expected[:, None].expand(-1, 4, -1, -1))
+
+
+def test_wrong_number_of_levels_is_reported():
+    feats, mask_features = _inputs()
+    with pytest.raises(ValueError, match='expects 3 feature levels, got 2'):
+        _decoder()(feats[:2], mask_features)
