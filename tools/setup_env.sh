@@ -42,7 +42,7 @@ else
 fi
 
 REQS=(-r requirements/mminstall.txt -r requirements/runtime.txt)
-CHECK="import mmengine, mmdet, mmseg, scipy, pycocotools, m2f_mm"
+CHECK="import mmengine, mmdet.models, mmseg.models, scipy, pycocotools, m2f_mm"
 if [[ $WITH_TESTS == 1 ]]; then
   REQS+=(-r requirements/tests.txt)
   CHECK="$CHECK, pytest"

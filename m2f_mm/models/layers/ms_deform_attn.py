@@ -1,0 +1,351 @@
+"""Multi-scale deformable attention (Zhu et al., "Deformable DETR", ICLR 2021).
+
+Shape letters: B batch, Q queries, S = sum over levels of H_l * W_l value
+positions, C channels, N heads, Cn = C / N channels per head, L levels,
+P sampling points per head and level, M = B * Q * N (one output row per query
+and head), R = B * N * sum_l (H_l + 2) * (W_l + 2) rows of the zero-padded
+value table used by the PyTorch path.
+
+Sampling locations are normalised (x, y) in [0, 1] over each level, with pixel
+centres at ((x + 0.5) / W, (y + 0.5) / H): bilinear sampling with zero padding
+and ``align_corners=False``, as in mmcv's CUDA kernel.
+"""
+import functools
+import math
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import Function, once_differentiable
+
+from m2f_mm.registry import MODELS
+
+__all__ = ['multi_scale_deformable_attention', 'MSDeformAttn']
+
+
+def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
+                                     level_start_index: Tensor,
+                                     sampling_locations: Tensor,
+                                     attention_weights: Tensor,
+                                     im2col_step: int = 64) -> Tensor:
+    """Weighted sum of bilinear samples of a multi-level value map.
+
+    Uses mmcv's compiled CUDA kernel for CUDA inputs when mmcv was built with
+    it, otherwise an exact PyTorch implementation. Half-precision inputs and
+    autocast regions are computed in float32 with autocast disabled (the
+    kernel has no half-precision version), so the result is then float32;
+    float64 inputs stay float64.
+
+    Args:
+        value: (B, S, N, Cn) values of all levels, flattened row-major per
+            level and concatenated in level order.
+        spatial_shapes: (L, 2) integer (H_l, W_l) of each level.
+        level_start_index: (L,) offset of each level in S (used by the CUDA
+            kernel; the PyTorch path derives it from ``spatial_shapes``).
+        sampling_locations: (B, Q, N, L, P, 2) normalised (x, y) locations;
+            points outside [0, 1] read zeros beyond the border.
+        attention_weights: (B, Q, N, L, P) weight of every sample (already
+            normalised by the caller).
+        im2col_step: Batch chunk size of the CUDA kernel.
+
+    Returns:
+        (B, Q, N * Cn) weighted sums, heads concatenated.
+    """
+    dtype = torch.promote_types(value.dtype, torch.float32)
+    with torch.autocast(value.device.type, enabled=False):
+        value, sampling_locations, attention_weights = (
+            t.to(dtype) for t in (value, sampling_locations, attention_weights))
+        cuda_function = _mmcv_cuda_function() if value.is_cuda else None
+        if cuda_function is not None:
+            return cuda_function.apply(value, spatial_shapes, level_start_index,
+                                       sampling_locations, attention_weights, im2col_step)
+        return _ms_deform_attn_pytorch(value, spatial_shapes, sampling_locations,
+                                       attention_weights)
+
+
+@functools.lru_cache(maxsize=None)
+def _mmcv_cuda_function() -> Optional[type]:
+    """mmcv's CUDA autograd function, or None if mmcv lacks compiled CUDA ops."""
+    try:
+        from mmcv.ops import get_compiling_cuda_version
+        from mmcv.ops.multi_scale_deform_attn import MultiScaleDeformableAttnFunction
+    except ImportError:
+        return None
+    # A CPU-only build still exports the op but fails when it is called.
+    if get_compiling_cuda_version() == 'not available':
+        return None
+    return MultiScaleDeformableAttnFunction
+
+
+def _ms_deform_attn_pytorch(value: Tensor, spatial_shapes: Tensor,
+                            sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
+    """PyTorch path of :func:`multi_scale_deformable_attention`.
+
+    Every level is zero-padded by one pixel, so the four bilinear corners of
+    any sample that touches the level are valid rows at fixed offsets from
+    its top-left corner. The gather and weighted sum is then a single
+    ``embedding_bag`` over the rows of the padded (B, S', N) table, which
+    keeps ``value``'s layout and writes the output directly as (B, Q, N * Cn).
+    """
+    b, _, n, _ = value.shape
+    _, q, _, num_levels, num_points, _ = sampling_locations.shape
+    sizes = [tuple(hw) for hw in spatial_shapes.tolist()]
+    padded_areas = _padded_areas(sizes)
+    device = value.device
+
+    wh = torch.tensor([(w, h) for h, w in sizes], dtype=value.dtype, device=device)  # (L, 2)
+    pixel = sampling_locations * wh[:, None] - 0.5  # (B, Q, N, L, P, 2) in pixel units
+    with torch.no_grad():
+        top_left = pixel.floor()
+        # Samples whose 2x2 neighbourhood misses the level contribute nothing.
+        inside = ((top_left >= -1) & (top_left < wh[:, None])).all(-1)
+        top_left = top_left.where(inside.unsqueeze(-1), -1).long()
+        padded_w = torch.tensor([w + 2 for _, w in sizes], device=device)  # (L,)
+        # Table row of the padded pixel (top_left + 1), i.e. the top-left corner.
+        level_origin = torch.tensor([sum(padded_areas[:i]) for i in range(num_levels)],
+                                    device=device) + padded_w + 1
+        batch_origin = torch.arange(b, device=device).view(b, 1, 1, 1, 1) * sum(padded_areas)
+        key = (top_left[..., 1] * padded_w[:, None] + top_left[..., 0] + level_origin[:, None]
+               + batch_origin) * n + torch.arange(n, device=device).view(n, 1, 1)
+        corner_offsets = torch.stack(
+            [torch.zeros_like(padded_w), torch.ones_like(padded_w), padded_w, padded_w + 1], -1)
+        corner_offsets = (corner_offsets * n).repeat_interleave(num_points, 0)  # (L * P, 4)
+    frac = (pixel - top_left).where(inside.unsqueeze(-1), 0)
+    weight = attention_weights * inside
+    m = b * q * n
+    out = _BilinearGatherSum.apply(value, sizes, key.reshape(m, -1), corner_offsets,
+                                   frac.reshape(m, -1, 2), weight.reshape(m, -1))
+    return out.view(b, q, -1)
+
+
+def _level_maps(table: Tensor, sizes: List[Tuple[int, int]], pad: int) -> List[Tensor]:
+    """Views (B, H_l + 2 pad, W_l + 2 pad, ...) of the levels of a contiguous
+    (B, sum_l (H_l + 2 pad) * (W_l + 2 pad), ...) table."""
+    maps, start = [], 0
+    for h, w in sizes:
+        hp, wp = h + 2 * pad, w + 2 * pad
+        maps.append(table[:, start:start + hp * wp].view(table.shape[0], hp, wp, *table.shape[2:]))
+        start += hp * wp
+    return maps
+
+
+def _corner_weights(frac: Tensor, weight: Tensor, dim: int = -1) -> Tensor:
+    """Bilinear weights times ``weight`` of the corners (x0, y0), (x0 + 1, y0),
+    (x0, y0 + 1), (x0 + 1, y0 + 1), stacked along ``dim``.
+
+    Args:
+        frac: (..., 2) fractional (x, y) position inside the 2x2 neighbourhood.
+        weight: (...) sample weight.
+    """
+    fx, fy = frac.unbind(-1)
+    top, bottom = weight * (1 - fy), weight * fy
+    return torch.stack([top * (1 - fx), top * fx, bottom * (1 - fx), bottom * fx], dim)
+
+
+# (dy, dx) of the corners, in _corner_weights' order.
+_CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+class _BilinearGatherSum(Function):
+    """out[m] = sum over samples j and corners k of
+    corner_weight[m, j, k] * padded_value_row[key[m, j] + offsets[j, k]].
+
+    Autograd's own embedding_bag backward would sort all M * L * P * 4 corner
+    rows to reduce the value gradient; here one sort of the M * L * P
+    top-left keys serves all four corners, and the gradients of the
+    fractional positions and weights follow from per-corner dot products.
+    """
+
+    @staticmethod
+    def forward(ctx, value: Tensor, sizes: List[Tuple[int, int]], key: Tensor, offsets: Tensor,
+                frac: Tensor, weight: Tensor) -> Tensor:
+        """value (B, S, N, Cn); key (M, L*P) int64 top-left rows of the padded
+        table; offsets (L*P, 4) int64 corner offsets; frac (M, L*P, 2);
+        weight (M, L*P) -> (M, Cn)."""
+        b, _, n, cn = value.shape
+        rows = value.new_zeros(b, sum(_padded_areas(sizes)), n, cn)
+        for padded, level in zip(_level_maps(rows, sizes, 1),
+                                 _level_maps(value.contiguous(), sizes, 0)):
+            padded[:, 1:-1, 1:-1] = level
+        rows = rows.view(-1, cn)
+        ctx.sizes, ctx.value_shape = sizes, value.shape
+        ctx.save_for_backward(rows, key, offsets, frac, weight)
+        return F.embedding_bag(_corner_rows(key, offsets), rows,
+                               per_sample_weights=_corner_weights(frac, weight).flatten(1),
+                               mode='sum')
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor) -> tuple:
+        rows, key, offsets, frac, weight = ctx.saved_tensors
+        grad_out = grad_out.contiguous()
+        grad_value = grad_frac = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_value = _scatter_to_value(grad_out, key, frac, weight, ctx.sizes,
+                                           ctx.value_shape)
+        if ctx.needs_input_grad[4] or ctx.needs_input_grad[5]:
+            dots = _row_dots(grad_out, rows, _corner_rows(key, offsets))
+            d00, d10, d01, d11 = dots.view(*key.shape, 4).unbind(-1)
+            fx, fy = frac.unbind(-1)
+            top, bottom = torch.lerp(d00, d10, fx), torch.lerp(d01, d11, fx)
+            grad_weight = torch.lerp(top, bottom, fy)
+            grad_frac = torch.stack([torch.lerp(d10 - d00, d11 - d01, fy), bottom - top], -1)
+            grad_frac = grad_frac * weight.unsqueeze(-1)
+        return grad_value, None, None, None, grad_frac, grad_weight
+
+
+def _corner_rows(key: Tensor, offsets: Tensor) -> Tensor:
+    """(M, L*P) top-left rows -> (M, L*P*4) rows of all corners."""
+    return (key.unsqueeze(-1) + offsets).flatten(1)
+
+
+def _row_dots(grad_out: Tensor, rows: Tensor, index: Tensor) -> Tensor:
+    """(M, K) dot products grad_out[m] . rows[index[m, k]].
+
+    Computed in chunks of about 2**19 gathered elements, which stay in cache
+    and bound the memory to a few MB instead of M * K * Cn.
+    """
+    m, k = index.shape
+    dots = grad_out.new_empty(m, k)
+    chunk = max(1, 2 ** 19 // (k * rows.shape[1]))
+    for i in range(0, m, chunk):
+        gathered = rows.index_select(0, index[i:i + chunk].flatten()).view(-1, k, rows.shape[1])
+        torch.sum(gathered * grad_out[i:i + chunk, None], -1, out=dots[i:i + chunk])
+    return dots
+
+
+def _scatter_to_value(grad_out: Tensor, key: Tensor, frac: Tensor, weight: Tensor,
+                      sizes: List[Tuple[int, int]], value_shape: torch.Size) -> Tensor:
+    """Transpose of the forward gather: the value gradient.
+
+    For each corner, one ``embedding_bag`` over the samples sorted by key sums
+    corner weight * grad_out into the row of the sample's top-left corner;
+    shifting that map by the corner's (dy, dx) and dropping the padding gives
+    the corner's share of the value gradient.
+
+    Args:
+        grad_out: (M, Cn).
+        key: (M, L*P) top-left rows of the padded table.
+        frac: (M, L*P, 2).
+        weight: (M, L*P).
+        sizes: (H_l, W_l) per level.
+        value_shape: (B, S, N, Cn).
+
+    Returns:
+        (B, S, N, Cn).
+    """
+    b, _, n, cn = value_shape
+    padded_len = sum(_padded_areas(sizes))
+    samples_per_row = key.shape[1]
+    sorted_key, order = key.flatten().sort()
+    counts = torch.bincount(sorted_key, minlength=b * padded_len * n)
+    bag_starts = counts.cumsum(0) - counts
+    source = order // samples_per_row
+    corner_weight = _corner_weights(frac.flatten(0, 1).index_select(0, order),
+                                    weight.flatten().index_select(0, order), dim=0)
+    corner_maps = [  # [corner][level] (B, H_l + 2, W_l + 2, N, Cn)
+        _level_maps(F.embedding_bag(source, grad_out, bag_starts, per_sample_weights=w,
+                                    mode='sum').view(b, padded_len, n, cn), sizes, 1)
+        for w in corner_weight]
+    grad = grad_out.new_empty(value_shape)
+    for level, (target, (h, w)) in enumerate(zip(_level_maps(grad, sizes, 0), sizes)):
+        shifted = [maps[level][:, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
+                   for maps, (dy, dx) in zip(corner_maps, _CORNERS)]
+        target.copy_(shifted[0])
+        for part in shifted[1:]:
+            target.add_(part)
+    return grad
+
+
+def _padded_areas(sizes: List[Tuple[int, int]]) -> List[int]:
+    """Number of positions of each level once padded by one pixel."""
+    return [(h + 2) * (w + 2) for h, w in sizes]
+
+
+@MODELS.register_module()
+class MSDeformAttn(nn.Module):
+    """Multi-scale deformable attention without residual or dropout.
+
+    Each query predicts, per head, level and point, a sampling offset
+    (normalised by the level's (W, H)) from its reference point and an
+    attention weight (softmax over the L * P samples of the head).
+
+    Args:
+        embed_dims: C.
+        num_heads: N; must divide C.
+        num_levels: L.
+        num_points: P.
+        im2col_step: Batch chunk size of the CUDA kernel.
+    """
+
+    def __init__(self, embed_dims: int = 256, num_heads: int = 8, num_levels: int = 4,
+                 num_points: int = 4, im2col_step: int = 64) -> None:
+        super().__init__()
+        if embed_dims % num_heads != 0:
+            raise ValueError(f'embed_dims ({embed_dims}) must be divisible by '
+                             f'num_heads ({num_heads})')
+        self.embed_dims = embed_dims
+        self.num_heads = num_heads
+        self.num_levels = num_levels
+        self.num_points = num_points
+        self.im2col_step = im2col_step
+        self.sampling_offsets = nn.Linear(embed_dims, num_heads * num_levels * num_points * 2)
+        self.attention_weights = nn.Linear(embed_dims, num_heads * num_levels * num_points)
+        self.value_proj = nn.Linear(embed_dims, embed_dims)
+        self.output_proj = nn.Linear(embed_dims, embed_dims)
+        self.init_weights()
+
+    def init_weights(self) -> None:
+        """Deformable-DETR init: head h starts sampling along direction
+        2*pi*h/N (scaled so its larger component is 1), point i at i + 1
+        pixels, on every level; attention starts uniform."""
+        nn.init.zeros_(self.sampling_offsets.weight)
+        angles = torch.arange(self.num_heads, dtype=torch.float32) * (2 * math.pi / self.num_heads)
+        directions = torch.stack([angles.cos(), angles.sin()], -1)
+        directions = directions / directions.abs().amax(-1, keepdim=True)  # (N, 2)
+        steps = torch.arange(1, self.num_points + 1, dtype=torch.float32)  # (P,)
+        grid = directions[:, None, None, :] * steps[None, None, :, None]  # (N, 1, P, 2)
+        grid = grid.expand(-1, self.num_levels, -1, -1)
+        with torch.no_grad():
+            self.sampling_offsets.bias.copy_(grid.reshape(-1))
+        nn.init.zeros_(self.attention_weights.weight)
+        nn.init.zeros_(self.attention_weights.bias)
+        for proj in (self.value_proj, self.output_proj):
+            nn.init.xavier_uniform_(proj.weight)
+            nn.init.zeros_(proj.bias)
+
+    def forward(self, query: Tensor, reference_points: Tensor, value: Tensor,
+                spatial_shapes: Tensor, level_start_index: Tensor,
+                value_padding_mask: Optional[Tensor] = None) -> Tensor:
+        """Attend from every query to P points per head around its reference.
+
+        Args:
+            query: (B, Q, C) queries (position embedding already added).
+            reference_points: (B, Q, L, 2) normalised (x, y) per level.
+            value: (B, S, C) flattened multi-level features.
+            spatial_shapes: (L, 2) integer (H_l, W_l).
+            level_start_index: (L,) offset of each level in S.
+            value_padding_mask: (B, S) bool, True at padded positions, or None.
+
+        Returns:
+            (B, Q, C) attended features (no residual).
+        """
+        b, q, _ = query.shape
+        n, lvl, p = self.num_heads, self.num_levels, self.num_points
+        value = self.value_proj(value)
+        if value_padding_mask is not None:
+            value = value.masked_fill(value_padding_mask.unsqueeze(-1), 0.0)
+        value = value.view(b, value.shape[1], n, -1)
+        offsets = self.sampling_offsets(query).view(b, q, n, lvl, p, 2)
+        weights = self.attention_weights(query).view(b, q, n, lvl * p).softmax(-1)
+        wh = spatial_shapes.flip(-1).to(offsets.dtype)  # (L, 2) as (W, H)
+        locations = reference_points[:, :, None, :, None, :] + offsets / wh[:, None, :]
+        out = multi_scale_deformable_attention(value, spatial_shapes, level_start_index,
+                                               locations, weights.view(b, q, n, lvl, p),
+                                               self.im2col_step)
+        return self.output_proj(out.to(query.dtype))
+
+    def extra_repr(self) -> str:
+        return (f'embed_dims={self.embed_dims}, num_heads={self.num_heads}, '
+                f'num_levels={self.num_levels}, num_points={self.num_points}')

@@ -1,0 +1,112 @@
+"""Rename mmdet 3.x Mask2Former state-dict keys to m2f_mm's module names.
+
+Each table is a list of (regex, replacement) pairs; the first regex that
+fully matches a key gives its new name (``re.Match.expand`` syntax). Keys
+that no rule matches raise, so a mapping is never silently partial.
+"""
+import re
+from typing import Dict, List, Tuple
+
+__all__ = ['PIXEL_DECODER_RULES', 'HEAD_RULES', 'pixel_decoder_key_map', 'mmdet_head_key_map',
+           'rename_keys']
+
+_Rules = List[Tuple[str, str]]
+
+_ENCODER_LAYER = r'encoder\.layers\.(\d+)\.'
+_OUR_ENCODER_LAYER = r'transformer.encoder.layers.\1.'
+_ATTENTION = r'self_attn\.(sampling_offsets|attention_weights|value_proj|output_proj)\.'
+
+# Keys of mmdet.models.layers.MSDeformAttnPixelDecoder.state_dict().
+PIXEL_DECODER_RULES: _Rules = [
+    (r'input_convs\.(\d+)\.conv\.(weight|bias)', r'input_proj.\1.0.\2'),
+    (r'input_convs\.(\d+)\.gn\.(weight|bias)', r'input_proj.\1.1.\2'),
+    (r'level_encoding\.weight', 'transformer.level_embed'),
+    (_ENCODER_LAYER + _ATTENTION + r'(weight|bias)', _OUR_ENCODER_LAYER + r'self_attn.\2.\3'),
+    (_ENCODER_LAYER + r'ffn\.layers\.0\.0\.(weight|bias)', _OUR_ENCODER_LAYER + r'linear1.\2'),
+    (_ENCODER_LAYER + r'ffn\.layers\.1\.(weight|bias)', _OUR_ENCODER_LAYER + r'linear2.\2'),
+    (_ENCODER_LAYER + r'norms\.0\.(weight|bias)', _OUR_ENCODER_LAYER + r'norm1.\2'),
+    (_ENCODER_LAYER + r'norms\.1\.(weight|bias)', _OUR_ENCODER_LAYER + r'norm2.\2'),
+    (r'lateral_convs\.0\.conv\.weight', 'adapter_1.weight'),
+    (r'lateral_convs\.0\.gn\.(weight|bias)', r'adapter_1.norm.\1'),
+    (r'output_convs\.0\.conv\.weight', 'layer_1.weight'),
+    (r'output_convs\.0\.gn\.(weight|bias)', r'layer_1.norm.\1'),
+    (r'mask_feature\.(weight|bias)', r'mask_features.\1'),
+]
+
+_DECODER_LAYER = r'transformer_decoder\.layers\.(\d+)\.'
+_OUR_PREDICTOR = 'predictor.'
+_ATTENTION_PARAMS = r'attn\.attn\.(in_proj_weight|in_proj_bias|out_proj\.weight|out_proj\.bias)'
+
+# Keys of mmdet.models.dense_heads.Mask2FormerHead.state_dict(): its pixel
+# decoder, then the transformer decoder whose layers run cross-attention
+# (norms.0), self-attention (norms.1) and FFN (norms.2).
+HEAD_RULES: _Rules = [
+    (r'pixel_decoder\.' + pattern, 'pixel_decoder.' + replacement)
+    for pattern, replacement in PIXEL_DECODER_RULES
+] + [
+    (_DECODER_LAYER + r'cross_' + _ATTENTION_PARAMS,
+     _OUR_PREDICTOR + r'transformer_cross_attention_layers.\1.multihead_attn.\2'),
+    (_DECODER_LAYER + r'self_' + _ATTENTION_PARAMS,
+     _OUR_PREDICTOR + r'transformer_self_attention_layers.\1.self_attn.\2'),
+    (_DECODER_LAYER + r'norms\.0\.(weight|bias)',
+     _OUR_PREDICTOR + r'transformer_cross_attention_layers.\1.norm.\2'),
+    (_DECODER_LAYER + r'norms\.1\.(weight|bias)',
+     _OUR_PREDICTOR + r'transformer_self_attention_layers.\1.norm.\2'),
+    (_DECODER_LAYER + r'ffn\.layers\.0\.0\.(weight|bias)',
+     _OUR_PREDICTOR + r'transformer_ffn_layers.\1.linear1.\2'),
+    (_DECODER_LAYER + r'ffn\.layers\.1\.(weight|bias)',
+     _OUR_PREDICTOR + r'transformer_ffn_layers.\1.linear2.\2'),
+    (_DECODER_LAYER + r'norms\.2\.(weight|bias)',
+     _OUR_PREDICTOR + r'transformer_ffn_layers.\1.norm.\2'),
+    (r'transformer_decoder\.post_norm\.(weight|bias)', _OUR_PREDICTOR + r'decoder_norm.\1'),
+    (r'(query_embed|query_feat|level_embed)\.weight', _OUR_PREDICTOR + r'\1.weight'),
+    (r'cls_embed\.(weight|bias)', _OUR_PREDICTOR + r'class_embed.\1'),
+    # mmdet's mask MLP is Sequential(Linear, ReLU, Linear, ReLU, Linear).
+    (r'mask_embed\.0\.(weight|bias)', _OUR_PREDICTOR + r'mask_embed.layers.0.\1'),
+    (r'mask_embed\.2\.(weight|bias)', _OUR_PREDICTOR + r'mask_embed.layers.1.\1'),
+    (r'mask_embed\.4\.(weight|bias)', _OUR_PREDICTOR + r'mask_embed.layers.2.\1'),
+]
+
+
+def rename_keys(state_dict: Dict[str, object], rules: _Rules) -> Dict[str, object]:
+    """Return ``state_dict`` with every key renamed by the first matching rule.
+
+    Raises:
+        KeyError: naming the keys that no rule matches.
+    """
+    compiled = [(re.compile(pattern), replacement) for pattern, replacement in rules]
+    renamed, unmapped = {}, []
+    for key, value in state_dict.items():
+        for pattern, replacement in compiled:
+            match = pattern.fullmatch(key)
+            if match:
+                renamed[match.expand(replacement)] = value
+                break
+        else:
+            unmapped.append(key)
+    if unmapped:
+        raise KeyError(f'no m2f_mm name for mmdet keys: {unmapped}')
+    return renamed
+
+
+def pixel_decoder_key_map(mmdet_state_dict: Dict[str, object]) -> Dict[str, object]:
+    """Rename the state dict of mmdet's ``MSDeformAttnPixelDecoder`` (keys
+    relative to the decoder) to :class:`~m2f_mm.models.pixel_decoder.MSDeformAttnPixelDecoder`'s.
+
+    Raises:
+        KeyError: naming any key without a mapping.
+    """
+    return rename_keys(mmdet_state_dict, PIXEL_DECODER_RULES)
+
+
+def mmdet_head_key_map(mmdet_state_dict: Dict[str, object]) -> Dict[str, object]:
+    """Rename the state dict of mmdet's ``Mask2FormerHead`` (keys relative to the
+    head) to :class:`~m2f_mm.models.mask2former_head.Mask2FormerHead`'s.
+
+    mmdet keeps no counterpart of the criterion's ``empty_weight`` buffer (its
+    no-object weight sits in the loss config), so that key is absent.
+
+    Raises:
+        KeyError: naming any key without a mapping.
+    """
+    return rename_keys(mmdet_state_dict, HEAD_RULES)

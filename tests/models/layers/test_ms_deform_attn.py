@@ -1,0 +1,178 @@
+"""Tests of the multi-scale deformable attention function and module."""
+import math
+
+import pytest
+import torch
+from mmcv.ops import MultiScaleDeformableAttention
+from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
+
+from m2f_mm.models.layers import ms_deform_attn
+from m2f_mm.models.layers.ms_deform_attn import MSDeformAttn, multi_scale_deformable_attention
+
+
+def _inputs(sizes, batch=2, heads=3, head_dims=4, points=2, queries=11, dtype=torch.float32,
+            contiguous=True, seed=0):
+    """Random inputs; locations span [-0.3, 1.3] so some samples fall off the map."""
+    gen = torch.Generator().manual_seed(seed)
+    shapes = torch.tensor(sizes)
+    areas = shapes.prod(1)
+    start = areas.cumsum(0) - areas
+    levels = len(sizes)
+    if contiguous:
+        value = torch.randn(batch, int(areas.sum()), heads, head_dims, generator=gen, dtype=dtype)
+    else:
+        value = torch.randn(batch, int(areas.sum()), head_dims, heads, generator=gen,
+                            dtype=dtype).transpose(2, 3)
+    loc = torch.rand(batch, queries, heads, levels, points, 2, generator=gen, dtype=dtype) * 1.6 - 0.3
+    weights = torch.rand(batch, queries, heads, levels * points, generator=gen, dtype=dtype)
+    weights = weights.softmax(-1).view(batch, queries, heads, levels, points)
+    return value, shapes, start, loc, weights
+
+
+def _forward_backward(fn, value, loc, weights, grad_out):
+    value, loc, weights = (t.detach().requires_grad_() for t in (value, loc, weights))
+    out = fn(value, loc, weights)
+    out.backward(grad_out)
+    return out, value.grad, loc.grad, weights.grad
+
+
+@pytest.mark.parametrize('sizes, contiguous', [
+    ([(3, 5), (7, 4), (2, 9)], True),
+    ([(6, 1), (1, 5)], False),
+])
+def test_matches_mmcv_pytorch_reference(sizes, contiguous):
+    value, shapes, start, loc, weights = _inputs(sizes, contiguous=contiguous)
+    assert ((loc < 0) | (loc > 1)).any()
+    grad_out = torch.randn(value.shape[0], loc.shape[1], value.shape[2] * value.shape[3])
+    ours = _forward_backward(
+        lambda v, l, w: multi_scale_deformable_attention(v, shapes, start, l, w),
+        value, loc, weights, grad_out)
+    ref = _forward_backward(
+        lambda v, l, w: multi_scale_deformable_attn_pytorch(v, shapes, l, w),
+        value, loc, weights, grad_out)
+    for name, a, b in zip(['output', 'value', 'locations', 'weights'], ours, ref):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=0, msg=name)
+
+
+def test_gradcheck_float64():
+    value, shapes, start, loc, weights = _inputs([(2, 3), (3, 2)], batch=1, heads=2, head_dims=2,
+                                                 queries=3, dtype=torch.float64)
+    inputs = tuple(t.requires_grad_() for t in (value, loc, weights))
+    assert torch.autograd.gradcheck(
+        lambda v, l, w: multi_scale_deformable_attention(v, shapes, start, l, w), inputs)
+
+
+def test_autocast_runs_in_float32():
+    value, shapes, start, loc, weights = _inputs([(3, 5), (4, 4)])
+    value, loc, weights = (t.bfloat16() for t in (value, loc, weights))
+    expected = multi_scale_deformable_attention(value.float(), shapes, start, loc.float(),
+                                                weights.float())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = multi_scale_deformable_attention(value, shapes, start, loc, weights)
+    assert out.dtype == torch.float32
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, expected, atol=0, rtol=0)
+
+
+class _ForbiddenFunction:
+    @staticmethod
+    def apply(*args):
+        raise AssertionError('the CUDA function was called')
+
+
+def test_cpu_inputs_never_use_cuda_function(monkeypatch):
+    # Pretend mmcv's CUDA function is available: CPU inputs must still avoid it.
+    monkeypatch.setattr(ms_deform_attn, '_mmcv_cuda_function', lambda: _ForbiddenFunction)
+    value, shapes, start, loc, weights = _inputs([(3, 5)])
+    out = multi_scale_deformable_attention(value, shapes, start, loc, weights)
+    assert out.shape == (2, 11, 12)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_function_matches_pytorch_path_at_r50_shapes(monkeypatch):
+    function = ms_deform_attn._mmcv_cuda_function()
+    assert function is not None, 'mmcv was built without its CUDA ops'
+    calls = []
+
+    class Spy:
+        @staticmethod
+        def apply(*args):
+            calls.append(args)
+            return function.apply(*args)
+
+    value, shapes, start, loc, weights = _inputs([(16, 16), (32, 32), (64, 64)], heads=8,
+                                                 head_dims=32, points=4, queries=5376)
+    value, shapes, start, loc, weights = (t.cuda() for t in (value, shapes, start, loc, weights))
+    grad_out = torch.randn(2, 5376, 256, device='cuda')
+
+    def run(v, l, w):
+        return multi_scale_deformable_attention(v, shapes, start, l, w)
+
+    monkeypatch.setattr(ms_deform_attn, '_mmcv_cuda_function', lambda: Spy)
+    cuda = _forward_backward(run, value, loc, weights, grad_out)
+    assert len(calls) == 1, 'CUDA inputs did not use the CUDA function'
+    monkeypatch.setattr(ms_deform_attn, '_mmcv_cuda_function', lambda: None)
+    pytorch = _forward_backward(run, value, loc, weights, grad_out)
+    for name, a, b in zip(['output', 'value', 'locations', 'weights'], cuda, pytorch):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=name)
+
+
+def test_init_offsets_follow_direction_grid():
+    attn = MSDeformAttn(embed_dims=16, num_heads=8, num_levels=2, num_points=3)
+    bias = attn.sampling_offsets.bias.view(8, 2, 3, 2)  # (head, level, point, xy)
+    assert torch.equal(attn.sampling_offsets.weight, torch.zeros_like(attn.sampling_offsets.weight))
+    expected = {(0, 0): (1, 0), (0, 2): (3, 0), (1, 0): (1, 1), (1, 1): (2, 2),
+                (2, 0): (0, 1), (2, 2): (0, 3), (4, 1): (-2, 0), (6, 0): (0, -1)}
+    for (head, point), xy in expected.items():
+        for level in range(2):
+            torch.testing.assert_close(bias[head, level, point], torch.tensor(xy, dtype=torch.float32),
+                                       atol=1e-6, rtol=0)
+    for proj in (attn.value_proj, attn.output_proj):
+        assert torch.equal(proj.bias, torch.zeros_like(proj.bias))
+        bound = math.sqrt(6 / (16 + 16))  # xavier-uniform bound
+        assert proj.weight.abs().max() <= bound and proj.weight.std() > bound / 3
+
+
+def test_init_attention_is_uniform():
+    # Identity projections, no offsets and one constant per level: a uniform
+    # average over the L * P samples returns the mean of the level constants.
+    levels, channels = 3, 8
+    attn = MSDeformAttn(embed_dims=channels, num_heads=2, num_levels=levels, num_points=4)
+    with torch.no_grad():
+        attn.sampling_offsets.bias.zero_()
+        for proj in (attn.value_proj, attn.output_proj):
+            proj.weight.copy_(torch.eye(channels))
+    sizes = [(4, 5), (3, 3), (2, 6)]
+    constants = torch.tensor([1.0, 4.0, 10.0])
+    value = torch.cat([c.expand(1, h * w, channels) for c, (h, w) in zip(constants, sizes)], 1)
+    shapes = torch.tensor(sizes)
+    areas = shapes.prod(1)
+    query = torch.randn(1, 7, channels)
+    reference = torch.rand(1, 7, levels, 2) * 0.5 + 0.25
+    out = attn(query, reference, value, shapes, areas.cumsum(0) - areas)
+    torch.testing.assert_close(out, torch.full_like(out, constants.mean().item()))
+
+
+def test_module_matches_mmcv_without_residual():
+    torch.manual_seed(0)
+    channels, heads, levels, points = 16, 4, 2, 3
+    ours = MSDeformAttn(channels, heads, levels, points)
+    ref = MultiScaleDeformableAttention(channels, heads, levels, points, dropout=0.0,
+                                        batch_first=True)
+    with torch.no_grad():
+        for param in ref.parameters():
+            param.add_(torch.randn_like(param) * 0.1)  # move away from the init
+    ours.load_state_dict(ref.state_dict())
+    shapes = torch.tensor([(5, 3), (2, 4)])
+    areas = shapes.prod(1)
+    start = areas.cumsum(0) - areas
+    query, pos = torch.randn(2, 9, channels), torch.randn(2, 9, channels)
+    value = torch.randn(2, int(areas.sum()), channels)
+    reference = torch.rand(2, 9, levels, 2)
+    mask = torch.rand(2, int(areas.sum())) < 0.3
+    out = ours(query + pos, reference, value, shapes, start, mask)
+    expected = ref(query, value=value, identity=torch.zeros_like(query), query_pos=pos,
+                   key_padding_mask=mask, reference_points=reference, spatial_shapes=shapes,
+                   level_start_index=start)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
