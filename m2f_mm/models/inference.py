@@ -130,7 +130,7 @@ def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: i
         probability inside the binary mask) and ``masks`` (D, H, W) bool,
         sorted by decreasing score.
     """
-    num_queries, num_classes = cls_logits.shape[0], cls_logits.shape[-1] - 1
+    num_classes = cls_logits.shape[-1] - 1
     probs = cls_logits.softmax(-1)[:, :-1].flatten()
     top_scores, top_idx = probs.topk(min(max_per_image, probs.numel()))
     labels = top_idx % num_classes

@@ -56,7 +56,7 @@ class _EncoderLayer(nn.Module):
         """x (B, S, C); pos (1 or B, S, C); reference_points (B, S, L, 2) -> (B, S, C)."""
         x = self.norm1(x + self.self_attn(x + pos, reference_points, x, spatial_shapes,
                                           level_start_index))
-        return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
+        return self.norm2(x + self.linear2(F.relu(self.linear1(x), inplace=True)))
 
 
 class _Encoder(nn.Module):
@@ -168,11 +168,6 @@ class MSDeformAttnPixelDecoder(nn.Module):
                                  activation=nn.ReLU())
         self.mask_features = nn.Conv2d(feat_channels, out_channels, 1)
         self.init_weights()
-
-    @property
-    def mask_stride(self) -> int:
-        """Stride of the mask features."""
-        return self.strides[-self.num_encoder_levels - 1]
 
     def init_weights(self) -> None:
         """Initialise as the reference: xavier for the projections and the

@@ -152,3 +152,27 @@ def test_full_mask_losses_switch():
         b = full.loss_by_targets(feats, targets)
     torch.testing.assert_close(a['loss_cls'], b['loss_cls'])
     assert not torch.allclose(a['loss_mask'], b['loss_mask'])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_fp16_autocast_training_on_cuda():
+    """fp16 autocast with a GradScaler: finite losses and gradients; the pixel
+    decoder (and mmcv's kernel inside it) runs in fp32."""
+    head = _head().cuda()
+    feats = [f.cuda() for f in _feats(2, 64, 96)]
+    targets = [{k: v.cuda() for k, v in _box_target(64, 96, [(0, 32, 0, 48)], [1]).items()},
+               {k: v.cuda() for k, v in _box_target(64, 96, [(5, 60, 20, 90)], [2]).items()}]
+    optimizer = torch.optim.AdamW(head.parameters(), lr=1e-4)
+    scaler = torch.amp.GradScaler('cuda')
+    for _ in range(3):
+        optimizer.zero_grad()
+        with torch.autocast('cuda', dtype=torch.float16):
+            cls_preds, mask_preds = head(feats)
+            losses = head.criterion(cls_preds, mask_preds, targets)
+        assert cls_preds[-1].dtype == torch.float16
+        _assert_finite(losses)
+        scaler.scale(sum(losses.values())).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)

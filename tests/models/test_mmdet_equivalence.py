@@ -20,9 +20,10 @@ from mmengine.structures import InstanceData, PixelData
 import m2f_mm  # noqa: F401
 from m2f_mm.models.mmdet_key_mapping import mmdet_head_key_map
 from m2f_mm.registry import MODELS
+from m2f_mm.utils import installed_config_path
 
-MMDET_CONFIG = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', 'mask2former',
-                        'mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
+MMDET_CONFIG = installed_config_path('mmdet',
+                                     'mask2former/mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
 OURS_CONFIG = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mask2former',
                        'mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
 IMG_H, IMG_W = 96, 128  # padded input size; R50 maps at strides 4..32

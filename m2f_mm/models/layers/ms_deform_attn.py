@@ -23,6 +23,8 @@ from m2f_mm.registry import MODELS
 
 __all__ = ['multi_scale_deformable_attention', 'MSDeformAttn']
 
+_INT32_MAX_ROWS = 2 ** 31 - 1
+
 
 def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
                                      level_start_index: Tensor,
@@ -54,8 +56,9 @@ def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
     """
     dtype = torch.promote_types(value.dtype, torch.float32)
     with torch.autocast(value.device.type, enabled=False):
+        # The CUDA kernel also requires contiguous inputs.
         value, sampling_locations, attention_weights = (
-            t.to(dtype) for t in (value, sampling_locations, attention_weights))
+            t.to(dtype).contiguous() for t in (value, sampling_locations, attention_weights))
         cuda_function = _mmcv_cuda_function() if value.is_cuda else None
         if cuda_function is not None:
             return cuda_function.apply(value, spatial_shapes, level_start_index,
@@ -90,32 +93,42 @@ def _ms_deform_attn_pytorch(value: Tensor, spatial_shapes: Tensor,
     """
     b, _, n, _ = value.shape
     _, q, _, num_levels, num_points, _ = sampling_locations.shape
+    m = b * q * n
     sizes = [tuple(hw) for hw in spatial_shapes.tolist()]
     padded_areas = _padded_areas(sizes)
-    device = value.device
 
-    wh = torch.tensor([(w, h) for h, w in sizes], dtype=value.dtype, device=device)  # (L, 2)
-    pixel = sampling_locations * wh[:, None] - 0.5  # (B, Q, N, L, P, 2) in pixel units
+    def per_sample(per_level: List[int], dtype: torch.dtype) -> Tensor:
+        """(L * P,) tensor repeating each level's entry for its P samples."""
+        return torch.tensor(per_level, dtype=dtype, device=value.device).repeat_interleave(
+            num_points)
+
+    # Sample coordinates are kept as separate (M, L*P) x and y tensors: ops
+    # on them vectorise far better than on a trailing dimension of size 2.
+    width = per_sample([w for _, w in sizes], value.dtype)
+    height = per_sample([h for h, _ in sizes], value.dtype)
+    x, y = sampling_locations.reshape(m, -1, 2).unbind(-1)
+    x, y = x * width - 0.5, y * height - 0.5  # pixel units
     with torch.no_grad():
-        top_left = pixel.floor()
+        x0, y0 = x.floor(), y.floor()
         # Samples whose 2x2 neighbourhood misses the level contribute nothing.
-        inside = ((top_left >= -1) & (top_left < wh[:, None])).all(-1)
-        top_left = top_left.where(inside.unsqueeze(-1), -1).long()
-        padded_w = torch.tensor([w + 2 for _, w in sizes], device=device)  # (L,)
-        # Table row of the padded pixel (top_left + 1), i.e. the top-left corner.
-        level_origin = torch.tensor([sum(padded_areas[:i]) for i in range(num_levels)],
-                                    device=device) + padded_w + 1
-        batch_origin = torch.arange(b, device=device).view(b, 1, 1, 1, 1) * sum(padded_areas)
-        key = (top_left[..., 1] * padded_w[:, None] + top_left[..., 0] + level_origin[:, None]
-               + batch_origin) * n + torch.arange(n, device=device).view(n, 1, 1)
-        corner_offsets = torch.stack(
-            [torch.zeros_like(padded_w), torch.ones_like(padded_w), padded_w, padded_w + 1], -1)
-        corner_offsets = (corner_offsets * n).repeat_interleave(num_points, 0)  # (L * P, 4)
-    frac = (pixel - top_left).where(inside.unsqueeze(-1), 0)
-    weight = attention_weights * inside
-    m = b * q * n
-    out = _BilinearGatherSum.apply(value, sizes, key.reshape(m, -1), corner_offsets,
-                                   frac.reshape(m, -1, 2), weight.reshape(m, -1))
+        inside = (x0 >= -1) & (x0 < width) & (y0 >= -1) & (y0 < height)
+        # 32-bit row indices halve the index traffic whenever they suffice.
+        index_dtype = torch.int32 if b * sum(padded_areas) * n <= _INT32_MAX_ROWS else torch.int64
+        padded_w = width + 2
+        # Position of the top-left corner in its padded level (exact in
+        # floating point: far below 2**24); any valid row for skipped samples.
+        local = torch.where(inside, (y0 + 1) * padded_w + (x0 + 1), 0).to(index_dtype)
+        level_start = per_sample([sum(padded_areas[:i]) for i in range(num_levels)], index_dtype)
+        bag_start = (torch.arange(b, device=value.device).view(b, 1, 1) * sum(padded_areas) * n
+                     + torch.arange(n, device=value.device)).expand(b, q, n).reshape(m, 1)
+        # Row of the top-left corner in the (B, S', N) table.
+        key = (local * n).add_(level_start * n).add_(bag_start.to(index_dtype))
+        padded_w = padded_w.to(index_dtype)
+        corner_offsets = torch.stack([torch.zeros_like(padded_w), torch.ones_like(padded_w),
+                                      padded_w, padded_w + 1]) * n  # (4, L * P)
+    fx, fy = torch.where(inside, x - x0, 0), torch.where(inside, y - y0, 0)
+    weight = attention_weights.reshape(m, -1) * inside
+    out = _BilinearGatherSum.apply(value, sizes, key, corner_offsets, fx, fy, weight)
     return out.view(b, q, -1)
 
 
@@ -130,15 +143,14 @@ def _level_maps(table: Tensor, sizes: List[Tuple[int, int]], pad: int) -> List[T
     return maps
 
 
-def _corner_weights(frac: Tensor, weight: Tensor, dim: int = -1) -> Tensor:
+def _corner_weights(fx: Tensor, fy: Tensor, weight: Tensor, dim: int) -> Tensor:
     """Bilinear weights times ``weight`` of the corners (x0, y0), (x0 + 1, y0),
     (x0, y0 + 1), (x0 + 1, y0 + 1), stacked along ``dim``.
 
     Args:
-        frac: (..., 2) fractional (x, y) position inside the 2x2 neighbourhood.
+        fx, fy: (...) fractional position inside the 2x2 neighbourhood.
         weight: (...) sample weight.
     """
-    fx, fy = frac.unbind(-1)
     top, bottom = weight * (1 - fy), weight * fy
     return torch.stack([top * (1 - fx), top * fx, bottom * (1 - fx), bottom * fx], dim)
 
@@ -148,8 +160,8 @@ _CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 
 class _BilinearGatherSum(Function):
-    """out[m] = sum over samples j and corners k of
-    corner_weight[m, j, k] * padded_value_row[key[m, j] + offsets[j, k]].
+    """out[m] = sum over corners k and samples j of
+    corner_weight[m, k, j] * padded_value_row[key[m, j] + offsets[k, j]].
 
     Autograd's own embedding_bag backward would sort all M * L * P * 4 corner
     rows to reduce the value gradient; here one sort of the M * L * P
@@ -159,10 +171,10 @@ class _BilinearGatherSum(Function):
 
     @staticmethod
     def forward(ctx, value: Tensor, sizes: List[Tuple[int, int]], key: Tensor, offsets: Tensor,
-                frac: Tensor, weight: Tensor) -> Tensor:
-        """value (B, S, N, Cn); key (M, L*P) int64 top-left rows of the padded
-        table; offsets (L*P, 4) int64 corner offsets; frac (M, L*P, 2);
-        weight (M, L*P) -> (M, Cn)."""
+                fx: Tensor, fy: Tensor, weight: Tensor) -> Tensor:
+        """value (B, S, N, Cn); key (M, L*P) integer top-left rows of the padded
+        table; offsets (4, L*P) corner offsets, same dtype; fx, fy, weight
+        (M, L*P) -> (M, Cn)."""
         b, _, n, cn = value.shape
         rows = value.new_zeros(b, sum(_padded_areas(sizes)), n, cn)
         for padded, level in zip(_level_maps(rows, sizes, 1),
@@ -170,34 +182,34 @@ class _BilinearGatherSum(Function):
             padded[:, 1:-1, 1:-1] = level
         rows = rows.view(-1, cn)
         ctx.sizes, ctx.value_shape = sizes, value.shape
-        ctx.save_for_backward(rows, key, offsets, frac, weight)
+        ctx.save_for_backward(rows, key, offsets, fx, fy, weight)
         return F.embedding_bag(_corner_rows(key, offsets), rows,
-                               per_sample_weights=_corner_weights(frac, weight).flatten(1),
+                               per_sample_weights=_corner_weights(fx, fy, weight, 1).flatten(1),
                                mode='sum')
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out: Tensor) -> tuple:
-        rows, key, offsets, frac, weight = ctx.saved_tensors
+        rows, key, offsets, fx, fy, weight = ctx.saved_tensors
         grad_out = grad_out.contiguous()
-        grad_value = grad_frac = grad_weight = None
+        grad_value = grad_fx = grad_fy = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_value = _scatter_to_value(grad_out, key, frac, weight, ctx.sizes,
+            grad_value = _scatter_to_value(grad_out, key, fx, fy, weight, ctx.sizes,
                                            ctx.value_shape)
-        if ctx.needs_input_grad[4] or ctx.needs_input_grad[5]:
+        if any(ctx.needs_input_grad[4:]):
             dots = _row_dots(grad_out, rows, _corner_rows(key, offsets))
-            d00, d10, d01, d11 = dots.view(*key.shape, 4).unbind(-1)
-            fx, fy = frac.unbind(-1)
+            d00, d10, d01, d11 = dots.view(key.shape[0], 4, -1).unbind(1)
             top, bottom = torch.lerp(d00, d10, fx), torch.lerp(d01, d11, fx)
             grad_weight = torch.lerp(top, bottom, fy)
-            grad_frac = torch.stack([torch.lerp(d10 - d00, d11 - d01, fy), bottom - top], -1)
-            grad_frac = grad_frac * weight.unsqueeze(-1)
-        return grad_value, None, None, None, grad_frac, grad_weight
+            grad_fx = torch.lerp(d10 - d00, d11 - d01, fy) * weight
+            grad_fy = (bottom - top) * weight
+        return grad_value, None, None, None, grad_fx, grad_fy, grad_weight
 
 
 def _corner_rows(key: Tensor, offsets: Tensor) -> Tensor:
-    """(M, L*P) top-left rows -> (M, L*P*4) rows of all corners."""
-    return (key.unsqueeze(-1) + offsets).flatten(1)
+    """(M, L*P) top-left rows -> (M, 4 * L*P) rows of all corners, corner-major
+    within each output row (the order inside a bag does not matter)."""
+    return (key.unsqueeze(1) + offsets).flatten(1)
 
 
 def _row_dots(grad_out: Tensor, rows: Tensor, index: Tensor) -> Tensor:
@@ -215,7 +227,7 @@ def _row_dots(grad_out: Tensor, rows: Tensor, index: Tensor) -> Tensor:
     return dots
 
 
-def _scatter_to_value(grad_out: Tensor, key: Tensor, frac: Tensor, weight: Tensor,
+def _scatter_to_value(grad_out: Tensor, key: Tensor, fx: Tensor, fy: Tensor, weight: Tensor,
                       sizes: List[Tuple[int, int]], value_shape: torch.Size) -> Tensor:
     """Transpose of the forward gather: the value gradient.
 
@@ -227,8 +239,7 @@ def _scatter_to_value(grad_out: Tensor, key: Tensor, frac: Tensor, weight: Tenso
     Args:
         grad_out: (M, Cn).
         key: (M, L*P) top-left rows of the padded table.
-        frac: (M, L*P, 2).
-        weight: (M, L*P).
+        fx, fy, weight: (M, L*P).
         sizes: (H_l, W_l) per level.
         value_shape: (B, S, N, Cn).
 
@@ -242,12 +253,12 @@ def _scatter_to_value(grad_out: Tensor, key: Tensor, frac: Tensor, weight: Tenso
     counts = torch.bincount(sorted_key, minlength=b * padded_len * n)
     bag_starts = counts.cumsum(0) - counts
     source = order // samples_per_row
-    corner_weight = _corner_weights(frac.flatten(0, 1).index_select(0, order),
-                                    weight.flatten().index_select(0, order), dim=0)
+    corner_weight = _corner_weights(*(t.flatten().index_select(0, order) for t in (fx, fy, weight)),
+                                    dim=0)
     corner_maps = [  # [corner][level] (B, H_l + 2, W_l + 2, N, Cn)
-        _level_maps(F.embedding_bag(source, grad_out, bag_starts, per_sample_weights=w,
+        _level_maps(F.embedding_bag(source, grad_out, bag_starts, per_sample_weights=weights,
                                     mode='sum').view(b, padded_len, n, cn), sizes, 1)
-        for w in corner_weight]
+        for weights in corner_weight]
     grad = grad_out.new_empty(value_shape)
     for level, (target, (h, w)) in enumerate(zip(_level_maps(grad, sizes, 0), sizes)):
         shifted = [maps[level][:, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w]

@@ -23,7 +23,8 @@ def _inputs(sizes, batch=2, heads=3, head_dims=4, points=2, queries=11, dtype=to
     else:
         value = torch.randn(batch, int(areas.sum()), head_dims, heads, generator=gen,
                             dtype=dtype).transpose(2, 3)
-    loc = torch.rand(batch, queries, heads, levels, points, 2, generator=gen, dtype=dtype) * 1.6 - 0.3
+    loc = torch.rand(batch, queries, heads, levels, points, 2, generator=gen, dtype=dtype)
+    loc = loc * 1.6 - 0.3
     weights = torch.rand(batch, queries, heads, levels * points, generator=gen, dtype=dtype)
     weights = weights.softmax(-1).view(batch, queries, heads, levels, points)
     return value, shapes, start, loc, weights
@@ -52,6 +53,20 @@ def test_matches_mmcv_pytorch_reference(sizes, contiguous):
         value, loc, weights, grad_out)
     for name, a, b in zip(['output', 'value', 'locations', 'weights'], ours, ref):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0, msg=name)
+
+
+def test_int64_row_indices_give_the_same_result(monkeypatch):
+    # Tables with more than 2**31 rows switch to 64-bit indices; force that here.
+    value, shapes, start, loc, weights = _inputs([(3, 5), (7, 4)])
+    grad_out = torch.randn(value.shape[0], loc.shape[1], value.shape[2] * value.shape[3])
+
+    def run(v, l, w):
+        return multi_scale_deformable_attention(v, shapes, start, l, w)
+
+    expected = _forward_backward(run, value, loc, weights, grad_out)
+    monkeypatch.setattr(ms_deform_attn, '_INT32_MAX_ROWS', 0)
+    for a, b in zip(_forward_backward(run, value, loc, weights, grad_out), expected):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
 def test_gradcheck_float64():
@@ -126,8 +141,8 @@ def test_init_offsets_follow_direction_grid():
                 (2, 0): (0, 1), (2, 2): (0, 3), (4, 1): (-2, 0), (6, 0): (0, -1)}
     for (head, point), xy in expected.items():
         for level in range(2):
-            torch.testing.assert_close(bias[head, level, point], torch.tensor(xy, dtype=torch.float32),
-                                       atol=1e-6, rtol=0)
+            torch.testing.assert_close(bias[head, level, point],
+                                       torch.tensor(xy, dtype=torch.float32), atol=1e-6, rtol=0)
     for proj in (attn.value_proj, attn.output_proj):
         assert torch.equal(proj.bias, torch.zeros_like(proj.bias))
         bound = math.sqrt(6 / (16 + 16))  # xavier-uniform bound

@@ -1,0 +1,70 @@
+"""Evaluate a checkpoint with the mmengine Runner (mmdet or mmseg configs alike).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
+                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)  # the m2f_mm package of this checkout, from any working directory
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.evaluator import DumpResults  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from m2f_mm.utils import load_config  # noqa: E402
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentation model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where the evaluation log goes')
+    parser.add_argument('--out', help='also dump the raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='write prediction visualisations (PNG) here')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. test_dataloader.batch_size=1')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualization(cfg: Config, show_dir: str) -> None:
+    """Turn on the host library's visualization hook, writing PNGs to ``show_dir``."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        sys.exit('test.py: --show-dir needs default_hooks.visualization in the config')
+    hook['draw'] = True
+    hook['interval'] = 1
+    if hook['type'].endswith('DetVisualizationHook'):
+        hook['test_out_dir'] = osp.abspath(show_dir)
+    else:  # mmseg's SegVisualizationHook saves through the visualizer
+        cfg.visualizer['save_dir'] = osp.abspath(show_dir)
+
+
+def main():
+    args = parse_args()
+    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            sys.exit(f'test.py: {what} file not found: {path}')
+    if args.out and not args.out.endswith(('.pkl', '.pickle')):
+        sys.exit(f'test.py: --out must end with .pkl, got {args.out}')
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
