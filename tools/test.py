@@ -4,36 +4,17 @@
                          [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)  # the m2f_mm package of this checkout, from any working directory
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # this checkout's m2f_mm
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from m2f_mm.utils import load_config  # noqa: E402
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentation model')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='where the evaluation log goes')
-    parser.add_argument('--out', help='also dump the raw predictions to this .pkl file')
-    parser.add_argument('--show-dir', help='write prediction visualisations (PNG) here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. test_dataloader.batch_size=1')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+from m2f_mm.utils import add_common_args, load_config, parse_tool_args  # noqa: E402
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -50,13 +31,21 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
 
 
 def main():
-    args = parse_args()
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path):
-            sys.exit(f'test.py: {what} file not found: {path}')
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentation model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='also dump the raw predictions to this .pkl file')
+    parser.add_argument('--show-dir', help='write prediction visualisations (PNG) here')
+    add_common_args(parser)
+    args = parse_tool_args(parser)
+    if not osp.isfile(args.checkpoint):
+        sys.exit(f'test.py: checkpoint file not found: {args.checkpoint}')
     if args.out and not args.out.endswith(('.pkl', '.pickle')):
         sys.exit(f'test.py: --out must end with .pkl, got {args.out}')
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    except FileNotFoundError as err:
+        sys.exit(f'test.py: {err}')
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)

@@ -4,40 +4,26 @@
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, REPO)  # the m2f_mm package of this checkout, from any working directory
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # this checkout's m2f_mm
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from m2f_mm.utils import load_config  # noqa: E402
+from m2f_mm.utils import add_common_args, load_config, parse_tool_args  # noqa: E402
 
 
-def parse_args():
+def main():
     parser = argparse.ArgumentParser(description='Train a segmentation model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint in the work dir '
                              'when no CKPT is given')
     parser.add_argument('--amp', action='store_true', help='mixed-precision training (GPU)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_cfg.max_iters=100')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def setup_cfg(args) -> Config:
-    """Load the config and apply the command-line options."""
+    add_common_args(parser)
+    args = parse_tool_args(parser)
     try:
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     except FileNotFoundError as err:
@@ -53,11 +39,6 @@ def setup_cfg(args) -> Config:
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
-    return cfg
-
-
-def main():
-    cfg = setup_cfg(parse_args())
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 

@@ -1,10 +1,30 @@
-"""Config loading shared by tools/train.py and tools/test.py."""
+"""Command-line options and config loading shared by tools/train.py and tools/test.py."""
+import argparse
+import os
 import os.path as osp
 from typing import Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
-__all__ = ['load_config']
+__all__ = ['add_common_args', 'parse_tool_args', 'load_config']
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--work-dir``, ``--cfg-options``, ``--launcher`` and ``--local-rank``."""
+    parser.add_argument('--work-dir', help='where logs (and checkpoints) go')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK itself.
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and export the local rank for the distributed launcher."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
