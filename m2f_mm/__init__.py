@@ -4,7 +4,7 @@ from .utils.env_check import assert_environment, version_summary
 assert_environment()
 
 from .registry import SCOPE, build_in_plugin_scope  # noqa: E402
-from . import models  # noqa: E402,F401  (registers every part)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401  (registers every part)
 from .utils.checkpoint import allow_mmengine_checkpoint_types  # noqa: E402
 from .version import __version__  # noqa: E402
 

@@ -15,15 +15,15 @@ from typing import Any
 
 from mmengine.config import ConfigDict
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
 __all__ = ['MODELS', 'TASK_UTILS', 'TRANSFORMS', 'DATASETS', 'METRICS',
-           'VISUALIZERS', 'SCOPE', 'build_in_plugin_scope', 'qualify_plugin_type']
+           'HOOKS', 'SCOPE', 'build_in_plugin_scope', 'qualify_plugin_type']
 
 SCOPE = 'm2f_mm'
 
@@ -36,8 +36,7 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
                     locations=['m2f_mm.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=['m2f_mm.evaluation'])
-VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE,
-                       locations=['m2f_mm.visualization'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['m2f_mm.engine'])
 
 
 def qualify_plugin_type(cfg: dict, registry: Registry = MODELS) -> ConfigDict:

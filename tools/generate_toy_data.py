@@ -11,15 +11,27 @@ once. --out defaults to data/toy in this checkout, whatever the working
 directory; a given --out is taken relative to the working directory.
 """
 import argparse
+import importlib.util
 import os.path as osp
 import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-# Import this checkout's m2f_mm even where it is not installed.
-sys.path.insert(0, REPO)
 
-from m2f_mm.datasets.toy_data import find_toy_dataset, generate_toy_dataset  # noqa: E402
+
+def load_toy_data():
+    """Load this checkout's m2f_mm/datasets/toy_data.py by path.
+
+    The module needs only numpy, Pillow and pycocotools, while ``import m2f_mm``
+    pulls in torch, mmdet and mmseg (seconds). Loading the file alone keeps the
+    up-to-date check instant and works whether or not m2f_mm is installed.
+    """
+    spec = importlib.util.spec_from_file_location(
+        'm2f_mm_toy_data', osp.join(REPO, 'm2f_mm', 'datasets', 'toy_data.py'))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def parse_args(argv=None):
@@ -40,19 +52,23 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    toy_data = load_toy_data()
     size = (args.size[0], args.size[-1])
     params = dict(num_train=args.num_train, num_val=args.num_val, image_size=size,
                   seed=args.seed)
-    described = (f'{args.num_train} train + {args.num_val} val images of {size[0]}x{size[1]}, '
-                 f'seed {args.seed}')
-    paths = find_toy_dataset(args.out, **params)
+    described = (f'{args.num_train} train + {args.num_val} val images of {size[0]}x{size[1]} '
+                 f'(HxW), seed {args.seed}')
+    paths = toy_data.find_toy_dataset(args.out, **params)
     if paths is not None:
         print(f'[toy-data] {paths["root"]} is up to date ({described}); nothing to do')
         return
     print(f'[toy-data] generating {described} in {osp.abspath(args.out)}')
     start = time.perf_counter()
-    paths = generate_toy_dataset(args.out, log=lambda line: print(f'[toy-data] {line}'),
-                                 **params)
+    try:
+        paths = toy_data.generate_toy_dataset(
+            args.out, log=lambda line: print(f'[toy-data] {line}'), **params)
+    except FileExistsError as err:
+        sys.exit(f'[toy-data] {err}')
     print(f'[toy-data] done in {time.perf_counter() - start:.1f} s:')
     for key in ('coco_root', 'ade_root', 'meta'):
         print(f'[toy-data]   {paths[key]}')

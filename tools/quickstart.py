@@ -1,67 +1,97 @@
-"""Quickstart main job: build Mask2Former from its config and run it on the bundled images.
+"""Quickstart main job: toy data -> train panoptic (mmdet) and semantic (mmseg) -> evaluate.
 
-A smoke run of the whole inference path (config -> mmdet detector with m2f_mm's
-head -> panoptic, instance and semantic results) on the COCO sample images in
-../shared/data/coco_panoptic_sample. The weights are untrained, so the
-predictions themselves are meaningless; the run shows that everything is wired.
+1. writes the deterministic toy dataset (tools/generate_toy_data.py) under data/toy;
+2. trains the toy panoptic Mask2Former through mmdet and the toy semantic one through
+   mmseg's stock EncoderDecoder, each with tools/train.py (progress from mmengine's logger);
+3. evaluates each final checkpoint with tools/test.py: PQ, mask AP and mIoU of the
+   panoptic model, mIoU of the semantic model, with prediction visualisations (PNG);
+4. writes a metrics summary (JSON + Markdown) and prints where everything is.
 
-    python tools/quickstart.py [--config CFG] [--images DIR] [--size 384]
+    python tools/quickstart.py [--work-dir work_dirs/quickstart] [--iters 600]
 """
 import argparse
+import glob
+import json
+import os
 import os.path as osp
+import subprocess
 import sys
 import time
-from glob import glob
-
-import mmcv
-import torch
-from mmdet.structures import DetDataSample
-from mmengine.config import Config
-from mmengine.registry import DefaultScope, MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT_CONFIG = osp.join(REPO, 'configs', 'mask2former',
-                          'mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
-DEFAULT_IMAGES = osp.join(REPO, '..', 'shared', 'data', 'coco_panoptic_sample', 'images')
+TASKS = {
+    'panoptic': dict(config='configs/toy/mask2former_r18-half_1xb8-600it_toy-panoptic.py',
+                     metrics=('coco_panoptic/PQ', 'coco_panoptic/PQ_th', 'coco_panoptic/PQ_st',
+                              'coco/segm_mAP', 'mIoU')),
+    'semantic': dict(config='configs/toy/mask2former_r18-half_1xb8-600it_toy-semantic.py',
+                     metrics=('mIoU', 'aAcc')),
+}
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', default=DEFAULT_CONFIG)
-    parser.add_argument('--images', default=DEFAULT_IMAGES, help='folder of .jpg/.png images')
-    parser.add_argument('--size', type=int, default=384, help='longer image side after resize')
-    return parser.parse_args()
+def run(cmd):
+    """Run a tool with this interpreter; its output streams through."""
+    print(f'[quickstart] $ {" ".join(cmd)}', flush=True)
+    subprocess.run([sys.executable] + cmd, cwd=REPO, check=True)
+
+
+def logged_metrics(run_dir: str) -> dict:
+    """The metrics of the last evaluation logged under a work dir (mmengine's JSON log)."""
+    logs = sorted(glob.glob(osp.join(run_dir, '*', '*.json')), key=osp.getmtime)
+    for log in reversed(logs):
+        with open(log) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        evals = [r for r in records if 'mIoU' in r or 'coco_panoptic/PQ' in r]
+        if evals:
+            return evals[-1]
+    raise FileNotFoundError(f'no evaluation results logged under {run_dir}')
 
 
 def main():
-    args = parse_args()
-    paths = sorted(glob(osp.join(args.images, '*.jpg')) + glob(osp.join(args.images, '*.png')))
-    if not paths:
-        sys.exit(f'quickstart: no .jpg/.png images in --images {osp.abspath(args.images)}')
-    import m2f_mm
-    print(f'[quickstart] {m2f_mm.version_summary()}')
-    cfg = Config.fromfile(args.config)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(cfg.model).eval()
-    print(f'[quickstart] built {type(model).__name__} from {osp.relpath(args.config, REPO)}: '
-          f'{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, head '
-          f'{type(model.panoptic_head).__module__}.{type(model.panoptic_head).__name__}')
-    for path in paths:
-        img = mmcv.imread(path)
-        resized, scale = mmcv.imrescale(img, (args.size, args.size), return_scale=True)
-        sample = DetDataSample(metainfo=dict(img_shape=resized.shape[:2],
-                                             ori_shape=img.shape[:2], scale_factor=(scale, scale)))
-        data = dict(inputs=[torch.from_numpy(resized).permute(2, 0, 1)], data_samples=[sample])
-        start = time.perf_counter()
-        with torch.no_grad():
-            result = model.test_step(data)[0]
-        seconds = time.perf_counter() - start
-        pan = result.pred_panoptic_seg.sem_seg
-        print(f'[quickstart] {osp.basename(path)} {img.shape[1]}x{img.shape[0]} -> '
-              f'{resized.shape[1]}x{resized.shape[0]} in {seconds:.1f} s: panoptic map '
-              f'{tuple(pan.shape)}, {len(result.pred_instances)} instances, semantic map '
-              f'{tuple(result.pred_sem_seg.sem_seg.shape)} (untrained weights)')
-    print('[quickstart] done: config -> model -> panoptic, instance and semantic results')
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'quickstart'))
+    parser.add_argument('--iters', type=int, default=600, help='training iterations per model')
+    args = parser.parse_args()
+    work_dir = osp.abspath(args.work_dir)
+    start = time.time()
+
+    # The toy configs read <repo>/data/toy, the generator's default output.
+    run(['tools/generate_toy_data.py'])
+    summary = {}
+    for task, spec in TASKS.items():
+        task_dir = osp.join(work_dir, task)
+        config = osp.join(REPO, spec['config'])
+        options = [f'train_cfg.max_iters={args.iters}', f'train_cfg.val_interval={args.iters}',
+                   f'param_scheduler.1.end={args.iters}',
+                   f'param_scheduler.1.milestones=[{int(args.iters * 0.85)}]']
+        run(['tools/train.py', config, '--work-dir', osp.join(task_dir, 'train'),
+             '--cfg-options', *options])
+        checkpoint = osp.join(task_dir, 'train', f'iter_{args.iters}.pth')
+        vis_dir = osp.join(task_dir, 'vis')
+        run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(task_dir, 'test'),
+             '--show-dir', vis_dir])
+        tested = logged_metrics(osp.join(task_dir, 'test'))
+        summary[task] = dict(
+            config=spec['config'], checkpoint=checkpoint, visualisations=vis_dir,
+            metrics={k: tested[k] for k in spec['metrics']},
+            logged_at_end_of_training={k: logged_metrics(osp.join(task_dir, 'train'))[k]
+                                       for k in spec['metrics']})
+
+    os.makedirs(work_dir, exist_ok=True)
+    with open(osp.join(work_dir, 'metrics.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
+    lines = ['| task | metric | value |', '|---|---|---|']
+    for task, result in summary.items():
+        lines += [f'| {task} | {k} | {v:.2f} |' for k, v in result['metrics'].items()]
+    with open(osp.join(work_dir, 'metrics.md'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    print('\n[quickstart] results (toy val set):')
+    print('\n'.join(lines))
+    print(f'[quickstart] metrics summary: {osp.join(work_dir, "metrics.md")} (and metrics.json)')
+    for task, result in summary.items():
+        pngs = glob.glob(osp.join(result['visualisations'], '**', '*.png'), recursive=True)
+        print(f'[quickstart] {task}: checkpoint {result["checkpoint"]}; {len(pngs)} '
+              f'visualisations under {result["visualisations"]}')
+    print(f'[quickstart] done in {(time.time() - start) / 60:.1f} min')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,26 @@
+# A tiny Mask2Former (ResNet-18 at half width, narrow head, few queries and points) that
+# learns the toy data (tools/generate_toy_data.py) on a CPU in minutes. Task configs
+# reference these as {{_base_.toy_*}}.
+toy_backbone = dict(
+    type='mmdet.ResNet', depth=18, base_channels=32, num_stages=4, out_indices=(0, 1, 2, 3),
+    norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch')
+toy_in_channels = [32, 64, 128, 256]
+toy_pixel_decoder = dict(
+    type='m2f_mm.MSDeformAttnPixelDecoder', num_layers=2, num_heads=4, num_points=4,
+    ffn_channels=256, num_groups=16)
+toy_transformer_decoder = dict(num_heads=4, ffn_channels=256, num_layers=6)
+toy_criterion = dict(
+    type='m2f_mm.Mask2FormerCriterion', num_points=1024,
+    matcher=dict(type='m2f_mm.HungarianMatcher', num_points=1024))
+# The paper's optimiser (AdamW, weight decay 0.05, full-model clip 0.01, no decay on norms
+# and embeddings) with a higher learning rate: there are no pretrained weights.
+toy_optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.05, eps=1e-8, betas=(0.9, 0.999)),
+    clip_grad=dict(max_norm=0.01, norm_type=2),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        custom_keys=dict(query_embed=dict(decay_mult=0.0), query_feat=dict(decay_mult=0.0),
+                         level_embed=dict(decay_mult=0.0))))
+toy_mean = [123.675, 116.28, 103.53]
+toy_std = [58.395, 57.12, 57.375]

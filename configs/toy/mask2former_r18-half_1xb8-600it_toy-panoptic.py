@@ -1,0 +1,102 @@
+# Toy panoptic Mask2Former through mmdet, for the CPU quickstart. Trains on the data of
+# `python tools/generate_toy_data.py` (written under <repo>/data/toy) and reports PQ,
+# mask AP and mIoU from the one model.
+_base_ = ['mmdet::_base_/default_runtime.py', '../_base_/mask2former_toy_model.py']
+custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
+default_scope = 'mmdet'
+
+data_root = '{{ fileDirname }}/../../data/toy/coco/'
+num_things_classes = 3
+num_stuff_classes = 2
+metainfo = dict(
+    classes=('circle', 'square', 'triangle', 'sky', 'ground'),
+    thing_classes=('circle', 'square', 'triangle'),
+    stuff_classes=('sky', 'ground'),
+    palette=[(220, 50, 50), (50, 185, 70), (150, 70, 215), (140, 190, 245), (135, 95, 55)])
+max_iters = 600
+
+model = dict(
+    type='m2f_mm.Mask2FormerDetector',
+    data_preprocessor=dict(
+        type='DetDataPreprocessor', pad_size_divisor=32, pad_mask=True, mask_pad_value=0,
+        pad_seg=True, seg_pad_value=255, mean={{_base_.toy_mean}}, std={{_base_.toy_std}},
+        bgr_to_rgb=True),
+    backbone={{_base_.toy_backbone}},
+    panoptic_head=dict(
+        type='m2f_mm.Mask2FormerDetHead',
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes,
+        in_channels={{_base_.toy_in_channels}},
+        strides=[4, 8, 16, 32],
+        num_queries=16,
+        feat_channels=64,
+        out_channels=64,
+        pixel_decoder={{_base_.toy_pixel_decoder}},
+        transformer_decoder={{_base_.toy_transformer_decoder}},
+        criterion={{_base_.toy_criterion}}),
+    panoptic_fusion_head=dict(
+        type='m2f_mm.Mask2FormerFusionHead',
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
+    train_cfg=None,
+    test_cfg=dict(panoptic_on=True, semantic_on=True, instance_on=True, max_per_image=100,
+                  object_mask_thr=0.8, iou_thr=0.8, filter_low_score=True))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='m2f_mm.LoadCocoPanopticAnnotations', with_bbox=True, with_mask=True,
+         with_seg=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='m2f_mm.LoadCocoPanopticAnnotations', with_bbox=True, with_mask=True,
+         with_seg=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
+                    'seg_map_path', 'segments_info')),
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
+        ann_file='annotations/panoptic_train.json',
+        data_prefix=dict(img='train/', seg='annotations/panoptic_train/'),
+        filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
+        ann_file='annotations/panoptic_val.json',
+        data_prefix=dict(img='val/', seg='annotations/panoptic_val/'),
+        test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = [
+    dict(type='m2f_mm.CocoPanopticPQMetric', ann_file=data_root + 'annotations/panoptic_val.json',
+         seg_prefix=data_root + 'annotations/panoptic_val/'),
+    dict(type='CocoMetric', ann_file=data_root + 'annotations/instances_val.json',
+         metric=['segm']),
+    dict(type='m2f_mm.DetSemSegIoUMetric', iou_metrics=['mIoU']),
+]
+test_evaluator = val_evaluator
+
+optim_wrapper = {{_base_.toy_optim_wrapper}}
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
+         milestones=[int(max_iters * 0.85)], gamma=0.1),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2,
+                    save_last=True))
+custom_hooks = [dict(type='m2f_mm.DataSanityHook')]
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
+auto_scale_lr = dict(enable=False, base_batch_size=8)

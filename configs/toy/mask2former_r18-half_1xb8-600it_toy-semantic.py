@@ -1,0 +1,79 @@
+# Toy semantic Mask2Former: m2f_mm's head as decode_head of mmseg's stock EncoderDecoder,
+# for the CPU quickstart. Trains on the ADE20K-style folder written by
+# `python tools/generate_toy_data.py` (under <repo>/data/toy/ade) and reports mIoU.
+_base_ = ['mmseg::_base_/default_runtime.py', '../_base_/mask2former_toy_model.py']
+custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
+default_scope = 'mmseg'
+
+data_root = '{{ fileDirname }}/../../data/toy/ade/'
+metainfo = dict(
+    classes=('circle', 'square', 'triangle', 'sky', 'ground'),
+    palette=[(220, 50, 50), (50, 185, 70), (150, 70, 215), (140, 190, 245), (135, 95, 55)])
+num_classes = 5
+max_iters = 600
+
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor', size_divisor=32, pad_val=0, seg_pad_val=255,
+        mean={{_base_.toy_mean}}, std={{_base_.toy_std}}, bgr_to_rgb=True),
+    backbone={{_base_.toy_backbone}},
+    decode_head=dict(
+        type='m2f_mm.Mask2FormerDecodeHead',
+        num_classes=num_classes,
+        in_channels={{_base_.toy_in_channels}},
+        strides=[4, 8, 16, 32],
+        num_queries=16,
+        feat_channels=64,
+        out_channels=64,
+        pixel_decoder={{_base_.toy_pixel_decoder}},
+        transformer_decoder={{_base_.toy_transformer_decoder}},
+        criterion={{_base_.toy_criterion}}),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo,
+               img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True)
+train_dataloader = dict(
+    batch_size=8, num_workers=0, persistent_workers=False,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(dataset, data_prefix=dict(img_path='images/training',
+                                           seg_map_path='annotations/training'),
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=4, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(dataset, data_prefix=dict(img_path='images/validation',
+                                           seg_map_path='annotations/validation'),
+                 test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_evaluator = val_evaluator
+
+optim_wrapper = {{_base_.toy_optim_wrapper}}
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
+         milestones=[int(max_iters * 0.85)], gamma=0.1),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2,
+                    save_last=True))
+custom_hooks = [dict(type='m2f_mm.DataSanityHook')]
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)

@@ -1,0 +1,55 @@
+"""Checks that stop a run early, with a message naming the config key, on bad data set-ups."""
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from m2f_mm.registry import HOOKS
+
+__all__ = ['DataSanityHook']
+
+# Head attribute that holds the number of classes the model predicts, per host.
+_HEADS = (('panoptic_head', 'model.panoptic_head.num_things_classes + num_stuff_classes'),
+          ('decode_head', 'model.decode_head.num_classes'))
+
+
+def _describe(dataset) -> str:
+    """Where a dataset reads from, for error messages."""
+    parts = [f'{type(dataset).__name__}']
+    for attr in ('data_root', 'ann_file', 'data_prefix'):
+        value = getattr(dataset, attr, None)
+        if value:
+            parts.append(f'{attr}={value}')
+    return ', '.join(parts)
+
+
+@HOOKS.register_module()
+class DataSanityHook(Hook):
+    """Fail fast on an empty dataset or a model whose class count disagrees with it.
+
+    An empty training set would otherwise make mmengine's InfiniteSampler spin
+    forever, and a class-count mismatch trains or evaluates garbage.
+    """
+
+    def before_train(self, runner) -> None:
+        self._check(runner, runner.train_loop.dataloader.dataset, 'train_dataloader')
+
+    def before_val(self, runner) -> None:
+        self._check(runner, runner.val_loop.dataloader.dataset, 'val_dataloader')
+
+    def before_test(self, runner) -> None:
+        self._check(runner, runner.test_loop.dataloader.dataset, 'test_dataloader')
+
+    @staticmethod
+    def _check(runner, dataset, key: str) -> None:
+        if len(dataset) == 0:
+            raise ValueError(f'{key}.dataset is empty ({_describe(dataset)}); check its '
+                             'data_root, ann_file and data_prefix, and that the images exist')
+        classes = dataset.metainfo.get('classes')
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        for attr, cfg_key in _HEADS:
+            head = getattr(model, attr, None)
+            if head is not None and classes is not None and head.num_classes != len(classes):
+                raise ValueError(
+                    f'{cfg_key} = {head.num_classes}, but {key}.dataset.metainfo.classes has '
+                    f'{len(classes)} classes {tuple(classes)} '
+                    f'({_describe(dataset)}); make them agree')
