@@ -14,7 +14,8 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from m2f_mm.utils import add_common_args, load_config, parse_tool_args  # noqa: E402
+from m2f_mm.utils import (add_common_args, exit_on_user_error, load_config,  # noqa: E402
+                          parse_tool_args)
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -42,17 +43,16 @@ def main():
         sys.exit(f'test.py: checkpoint file not found: {args.checkpoint}')
     if args.out and not args.out.endswith(('.pkl', '.pickle')):
         sys.exit(f'test.py: --out must end with .pkl, got {args.out}')
-    try:
+    with exit_on_user_error('test.py'):
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    except FileNotFoundError as err:
-        sys.exit(f'test.py: {err}')
     cfg.load_from = args.checkpoint
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    if args.out:
-        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    runner.test()
+    with exit_on_user_error('test.py'):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        if args.out:
+            runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+        runner.test()
 
 
 if __name__ == '__main__':

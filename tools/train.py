@@ -12,7 +12,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # this chec
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from m2f_mm.utils import add_common_args, load_config, parse_tool_args  # noqa: E402
+from m2f_mm.utils import (add_common_args, exit_on_user_error, load_config,  # noqa: E402
+                          parse_tool_args)
 
 
 def main():
@@ -24,10 +25,8 @@ def main():
     parser.add_argument('--amp', action='store_true', help='mixed-precision training (GPU)')
     add_common_args(parser)
     args = parse_tool_args(parser)
-    try:
+    with exit_on_user_error('train.py'):
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    except FileNotFoundError as err:
-        sys.exit(f'train.py: {err}')
     if args.amp:
         import torch
         if not torch.cuda.is_available():
@@ -39,8 +38,9 @@ def main():
         cfg.resume, cfg.load_from = True, None
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    with exit_on_user_error('train.py'):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

@@ -4,6 +4,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
 from m2f_mm.registry import HOOKS
+from m2f_mm.utils.errors import DataError
 
 __all__ = ['DataSanityHook']
 
@@ -42,14 +43,14 @@ class DataSanityHook(Hook):
     @staticmethod
     def _check(runner, dataset, key: str) -> None:
         if len(dataset) == 0:
-            raise ValueError(f'{key}.dataset is empty ({_describe(dataset)}); check its '
+            raise DataError(f'{key}.dataset is empty ({_describe(dataset)}); check its '
                              'data_root, ann_file and data_prefix, and that the images exist')
         classes = dataset.metainfo.get('classes')
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         for attr, cfg_key in _HEADS:
             head = getattr(model, attr, None)
             if head is not None and classes is not None and head.num_classes != len(classes):
-                raise ValueError(
+                raise DataError(
                     f'{cfg_key} = {head.num_classes}, but {key}.dataset.metainfo.classes has '
                     f'{len(classes)} classes {tuple(classes)} '
                     f'({_describe(dataset)}); make them agree')

@@ -108,8 +108,8 @@ class CocoPanopticPQMetric(BaseMetric):
                              osp.join(f'{self.outfile_prefix}.panoptic', file_name))
             self.results.append(dict(
                 stat=None if self.format_only else self._score(img_id, pred_ids, pred_segments),
-                annotation=dict(image_id=img_id, file_name=file_name,
-                                segments_info=pred_segments)))
+                annotation=None if self.outfile_prefix is None else dict(
+                    image_id=img_id, file_name=file_name, segments_info=pred_segments)))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Average the gathered counts; write the JSON if ``outfile_prefix`` is set.

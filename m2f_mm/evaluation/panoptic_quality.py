@@ -34,6 +34,8 @@ import mmcv
 import numpy as np
 from mmengine import fileio
 
+from m2f_mm.utils.errors import DataError
+
 __all__ = ['VOID', 'PanopticFormatError', 'rgb2id', 'id2rgb', 'read_panoptic_png',
            'CategoryStat', 'PQStat', 'pq_stat_single', 'pq_average']
 
@@ -42,7 +44,7 @@ VOID = 0
 _ID_LIMIT = 256 ** 3
 
 
-class PanopticFormatError(ValueError):
+class PanopticFormatError(DataError):
     """A panoptic PNG or its ``segments_info`` is missing, unreadable or inconsistent."""
 
 
@@ -151,13 +153,14 @@ def pq_stat_single(gt_ids: np.ndarray, gt_segments: Iterable[Mapping],
 
     Areas come from the id maps, not from any ``area`` key. Where an image has
     several crowd segments of one category, a prediction's overlap with all of
-    them counts (panopticapi keeps one per category; COCO has at most one).
+    them counts (panopticapi looks at only one of them).
 
     Args:
         gt_ids: (H, W) ground-truth segment ids, VOID = 0.
         gt_segments: Dicts with ``id``, ``category_id`` and optionally
-            ``iscrowd`` (default 0), e.g. COCO's ``segments_info``. Pixels
-            with an id not listed here are ignored, as in panopticapi.
+            ``iscrowd`` (default 0), e.g. COCO's ``segments_info``. As in
+            panopticapi, pixels of an unlisted id belong to no segment but,
+            unlike VOID, count in a prediction's union.
         pred_ids: (H, W) predicted segment ids, VOID = 0.
         pred_segments: Dicts with ``id`` and ``category_id``; exactly the
             non-VOID ids of ``pred_ids``.

@@ -1,12 +1,16 @@
 """Command-line options and config loading shared by tools/train.py and tools/test.py."""
 import argparse
+import contextlib
 import os
 import os.path as osp
-from typing import Optional
+import sys
+from typing import Iterator, Optional
 
 from mmengine.config import Config, DictAction
 
-__all__ = ['add_common_args', 'parse_tool_args', 'load_config']
+from .errors import DataError
+
+__all__ = ['add_common_args', 'parse_tool_args', 'load_config', 'exit_on_user_error']
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -55,3 +59,20 @@ def load_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optio
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+@contextlib.contextmanager
+def exit_on_user_error(tool: str) -> Iterator[None]:
+    """Turn errors in the user's data or config into one line and exit status 1.
+
+    Bugs keep their traceback: only missing files, :class:`DataError` (and its
+    subclasses) and mmcv's "failed to load image" (a corrupt image) are caught.
+    """
+    try:
+        yield
+    except (FileNotFoundError, DataError) as err:
+        sys.exit(f'{tool}: error: {err}')
+    except AssertionError as err:
+        if not str(err).startswith('failed to load image'):
+            raise
+        sys.exit(f'{tool}: error: {err} (missing, empty or corrupt image)')

@@ -13,14 +13,11 @@ from mmdet.registry import DATASETS
 from mmengine.registry import DefaultScope
 from PIL import Image
 
-import m2f_mm.datasets  # noqa: F401  (registers the transform)
-from m2f_mm.datasets import LoadCocoPanopticAnnotations
+from m2f_mm.datasets import LoadCocoPanopticAnnotations  # registers it, too
 from m2f_mm.evaluation import PanopticFormatError
 
-# The project's read-only sample data sits next to the repository (../shared).
-FIXTURE = Path(__file__).resolve().parents[3] / 'shared' / 'data' / 'coco_panoptic_sample'
-pytestmark = pytest.mark.skipif(not FIXTURE.is_dir(),
-                                reason=f'COCO panoptic sample not found at {FIXTURE}')
+# Two real COCO val images with panoptic annotations (see tests/data/README.md).
+FIXTURE = Path(__file__).resolve().parents[1] / 'data' / 'coco_panoptic_sample'
 
 
 def read_ids(path) -> np.ndarray:
@@ -62,6 +59,7 @@ def test_packed_outputs_match_the_png(coco, dataset, index):
     crowds = [s for s in ann['segments_info'] if s['iscrowd']]
     assert crowds  # both sample images have a crowd region
 
+    assert type(dataset.pipeline.transforms[1]) is LoadCocoPanopticAnnotations
     sample = dataset[index]['data_samples']
     gt = sample.gt_instances
     # Crowd regions are neither instances nor ignored instances (as in mmdet).
@@ -70,7 +68,8 @@ def test_packed_outputs_match_the_png(coco, dataset, index):
     np.testing.assert_array_equal(gt.masks.masks,
                                   np.stack([ids == s['id'] for s in things]).astype(np.uint8))
     x, y, w, h = np.array([s['bbox'] for s in things], dtype=np.float32).T
-    torch.testing.assert_close(gt.bboxes.tensor, torch.from_numpy(np.stack([x, y, x + w, y + h], 1)))
+    xyxy = np.stack([x, y, x + w, y + h], axis=1)
+    torch.testing.assert_close(gt.bboxes.tensor, torch.from_numpy(xyxy))
 
     expected = np.full(ids.shape, 255)
     for s in ann['segments_info']:
@@ -124,15 +123,16 @@ def _info_with_png(dataset, tmp_path, png_bytes=None, ids=None):
     return dict(info, seg_map_path=str(path)), path
 
 
+@pytest.mark.parametrize('backend', ['cv2', 'pillow'])
 @pytest.mark.parametrize('corruption', ['missing', 'garbage', 'truncated'])
-def test_unreadable_png_names_the_file(dataset, tmp_path, corruption):
+def test_unreadable_png_names_the_file(dataset, tmp_path, corruption, backend):
     original = Path(dataset.get_data_info(0)['seg_map_path']).read_bytes()
     png_bytes = dict(missing=None, garbage=b'not a png' * 50,
                      truncated=original[:len(original) // 2])[corruption]
     info, path = _info_with_png(dataset, tmp_path, png_bytes=png_bytes)
     message = 'not found' if corruption == 'missing' else 'cannot decode'
     with pytest.raises(PanopticFormatError, match=f'{message}.*{path.name}'):
-        LoadCocoPanopticAnnotations()(info)
+        LoadCocoPanopticAnnotations(imdecode_backend=backend)(info)
 
 
 def test_listed_segment_absent_from_png(dataset, tmp_path):

@@ -8,13 +8,10 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
 
-import m2f_mm.evaluation  # noqa: F401  (registers the metric)
 from m2f_mm.evaluation import CocoPanopticPQMetric, PanopticFormatError, pq_average, pq_stat_single
 from m2f_mm.evaluation import panoptic_metric
 from test_panoptic_quality import FIXTURE, IMG, PERSON, coco, image, isthing, persons, read_ids
 
-pytestmark = pytest.mark.skipif(not FIXTURE.is_dir(),
-                                reason=f'COCO panoptic sample not found at {FIXTURE}')
 
 ANN_FILE = str(FIXTURE / 'panoptic_annotations.json')
 SEG_PREFIX = str(FIXTURE / 'panoptic')
@@ -144,12 +141,14 @@ def test_bad_arguments_and_inputs(tmp_path):
     with pytest.raises(ValueError, match=r"dataset_meta\['classes'\]"):
         metric.process({}, [prediction(IMG)])
     metric.dataset_meta = dict(classes=('person', 'unicorn'))
-    with pytest.raises(PanopticFormatError, match=r"panoptic_annotations.json: no category named \['unicorn'\]"):
+    with pytest.raises(PanopticFormatError,
+                       match=r"panoptic_annotations.json: no category named \['unicorn'\]"):
         metric.process({}, [prediction(IMG)])
 
     metric.dataset_meta = dataset_meta()
     unknown_image = dict(prediction(IMG), img_id=7)
-    with pytest.raises(PanopticFormatError, match='panoptic_annotations.json: no annotation for image id 7'):
+    with pytest.raises(PanopticFormatError,
+                       match='panoptic_annotations.json: no annotation for image id 7'):
         metric.process({}, [unknown_image])
     bad_label = prediction(IMG)
     bad_label['pred_panoptic_seg']['sem_seg'][0, 0, 0] = 140

@@ -1,24 +1,28 @@
 """COCO panoptic quality: hand-computed cases on the real COCO sample and on tiny maps.
 
 Expected values are worked out here from pixel counts taken with plain numpy
-masks and from the COCO definition, never by calling the code under test.
+masks and from the COCO definition, never by calling the code under test. On
+the real sample, the per-category counts are also checked against panopticapi's
+own matching code (the copy in mmdet, run with stand-ins for its two imports).
 """
 import copy
 import functools
 import json
+import tempfile
+import types
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
+from mmdet.evaluation.functional import panoptic_utils
 from PIL import Image
 
 from m2f_mm.evaluation.panoptic_quality import (PanopticFormatError, PQStat, id2rgb, pq_average,
                                                 pq_stat_single, rgb2id)
 
-# The project's read-only sample data sits next to the repository (../shared).
-FIXTURE = Path(__file__).resolve().parents[3] / 'shared' / 'data' / 'coco_panoptic_sample'
-needs_fixture = pytest.mark.skipif(not FIXTURE.is_dir(),
-                                   reason=f'COCO panoptic sample not found at {FIXTURE}')
+# Two real COCO val images with panoptic annotations (see tests/data/README.md).
+FIXTURE = Path(__file__).resolve().parents[1] / 'data' / 'coco_panoptic_sample'
 
 # Image 142238: 13 people, 1 crowd of people, 1 sports ball, tree, sky, grass.
 IMG = 142238
@@ -26,10 +30,14 @@ PERSON, BICYCLE, BALL, TREE, SKY, GRASS = 1, 2, 37, 184, 187, 193
 CROWD_ID, BALL_ID, TREE_ID, GRASS_ID = 3153362, 16757838, 2330219, 10025880
 
 
-def read_ids(path) -> np.ndarray:
-    """Decode a panoptic PNG by hand: id = R + 256 G + 256^2 B."""
-    rgb = np.asarray(Image.open(path).convert('RGB'), dtype=np.int64)
+def ids_of(rgb: np.ndarray) -> np.ndarray:
+    """id = R + 256 G + 256^2 B, by hand."""
+    rgb = rgb.astype(np.int64)
     return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
+
+
+def read_ids(path) -> np.ndarray:
+    return ids_of(np.asarray(Image.open(path).convert('RGB')))
 
 
 @functools.lru_cache(maxsize=None)
@@ -42,10 +50,14 @@ def isthing() -> dict:
     return {c['id']: bool(c['isthing']) for c in coco()['categories']}
 
 
+def annotation(img_id: int) -> dict:
+    return copy.deepcopy(next(a for a in coco()['annotations'] if a['image_id'] == img_id))
+
+
 def image(img_id: int = IMG):
     """A fresh (id map, segments_info) pair of one sample image."""
-    ann = next(a for a in coco()['annotations'] if a['image_id'] == img_id)
-    return read_ids(FIXTURE / 'panoptic' / ann['file_name']), copy.deepcopy(ann['segments_info'])
+    ann = annotation(img_id)
+    return read_ids(FIXTURE / 'panoptic' / ann['file_name']), ann['segments_info']
 
 
 def count(mask: np.ndarray) -> int:
@@ -56,9 +68,44 @@ def persons(segments: list) -> list:
     return [s for s in segments if s['category_id'] == PERSON and not s['iscrowd']]
 
 
+class _Counters(dict):
+    """Stands in for panopticapi's PQStat: category id -> tp, fp, fn, iou."""
+
+    def __missing__(self, category_id):
+        self[category_id] = types.SimpleNamespace(tp=0, fp=0, fn=0, iou=0.0)
+        return self[category_id]
+
+
+def flat_counts(per_category: dict) -> dict:
+    return {(c, key): getattr(v, key) for c, v in per_category.items()
+            for key in ('tp', 'fp', 'fn', 'iou')}
+
+
+def panopticapi_counts(img_id, pred_ids, pred_segments) -> dict:
+    """Counts from panopticapi's matching code, as mmdet copies it.
+
+    That copy needs from panopticapi only the PQStat container and rgb2id.
+    """
+    with tempfile.TemporaryDirectory() as tmp, \
+            mock.patch.object(panoptic_utils, 'PQStat', _Counters), \
+            mock.patch.object(panoptic_utils, 'rgb2id', ids_of):
+        rgb = np.stack([pred_ids % 256, pred_ids // 256 % 256, pred_ids // 65536], -1)
+        Image.fromarray(rgb.astype(np.uint8)).save(f'{tmp}/pred.png')
+        pred = dict(image_id=img_id, file_name='pred.png',
+                    segments_info=copy.deepcopy(pred_segments))
+        counts = panoptic_utils.pq_compute_single_core(
+            0, [(annotation(img_id), pred)], str(FIXTURE / 'panoptic'), tmp,
+            {c['id']: c for c in coco()['categories']})
+    return flat_counts(counts)
+
+
 def score(pred_ids, pred_segments, img_id: int = IMG) -> dict:
+    """Our PQ of a prediction, once its counts are checked against panopticapi's."""
     gt_ids, gt_segments = image(img_id)
-    return pq_average(pq_stat_single(gt_ids, gt_segments, pred_ids, pred_segments), isthing())
+    stat = pq_stat_single(gt_ids, gt_segments, pred_ids, pred_segments)
+    assert flat_counts(stat.per_category) == pytest.approx(
+        panopticapi_counts(img_id, pred_ids, pred_segments))
+    return pq_average(stat, isthing())
 
 
 def assert_summary(result, all_pq, things_pq, stuff_pq):
@@ -80,7 +127,6 @@ def test_rgb2id_and_id2rgb():
         rgb2id(png.astype(np.int32))
 
 
-@needs_fixture
 def test_fixture_decodes_to_the_json_areas():
     """rgb2id agrees with the hand decoding, and both with the JSON's areas."""
     for ann in coco()['annotations']:
@@ -93,7 +139,6 @@ def test_fixture_decodes_to_the_json_areas():
 
 # --- the real sample -----------------------------------------------------------------------------
 
-@needs_fixture
 @pytest.mark.parametrize('img_id, n_things, n_stuff', [(142238, 2, 3), (439180, 3, 4)])
 def test_ground_truth_against_itself_is_100(img_id, n_things, n_stuff):
     ids, segments = image(img_id)
@@ -102,7 +147,6 @@ def test_ground_truth_against_itself_is_100(img_id, n_things, n_stuff):
         assert result[group] == pytest.approx(dict(pq=100, sq=100, rq=100, n=n))
 
 
-@needs_fixture
 def test_dropped_segment_is_a_false_negative():
     ids, segments = image()
     n = len(persons(segments))
@@ -118,7 +162,6 @@ def test_dropped_segment_is_a_false_negative():
     assert result['All']['sq'] == pytest.approx(100)
 
 
-@needs_fixture
 def test_merging_a_small_person_into_a_large_one():
     ids, segments = image()
     n = len(persons(segments))
@@ -136,7 +179,6 @@ def test_merging_a_small_person_into_a_large_one():
     assert_summary(result, (person_pq + 4) / 5, (person_pq + 1) / 2, 1)
 
 
-@needs_fixture
 def test_merging_three_similar_persons_matches_none():
     ids, segments = image()
     n = len(persons(segments))
@@ -153,7 +195,6 @@ def test_merging_three_similar_persons_matches_none():
     assert_summary(result, (person_pq + 4) / 5, (person_pq + 1) / 2, 1)
 
 
-@needs_fixture
 @pytest.mark.parametrize('shift, matched', [(2, True), (20, False)])
 def test_shifted_ball(shift, matched):
     ids, segments = image()
@@ -181,7 +222,6 @@ def test_shifted_ball(shift, matched):
                    (tree_pq + 1 + 1) / 3)
 
 
-@needs_fixture
 def test_relabelled_segment():
     ids, segments = image()
     n = len(persons(segments))
@@ -203,7 +243,6 @@ def test_relabelled_segment():
     assert_summary(result, (person_pq + ball_pq + 3) / 5, (person_pq + ball_pq) / 2, 1)
 
 
-@needs_fixture
 def test_prediction_on_a_crowd_of_its_own_category_is_ignored():
     ids, segments = image()
     crowd, tree = ids == CROWD_ID, ids == TREE_ID
@@ -225,7 +264,6 @@ def test_prediction_on_a_crowd_of_its_own_category_is_ignored():
     assert_summary(result, (1 + ball_pq + 3) / 5, (1 + ball_pq) / 2, 1)
 
 
-@needs_fixture
 @pytest.mark.parametrize('grass_pixels, ignored', [(1000, True), (3000, False)])
 def test_prediction_mostly_on_void_is_ignored(grass_pixels, ignored):
     ids, segments = image()
@@ -248,6 +286,14 @@ THING, STUFF = 10, 20
 CATEGORIES = {THING: True, STUFF: False}
 
 
+def thing(seg_id: int, crowd: int = 0) -> dict:
+    return dict(id=seg_id, category_id=THING, iscrowd=crowd)
+
+
+def stuff(seg_id: int) -> dict:
+    return dict(id=seg_id, category_id=STUFF)
+
+
 def synthetic(gt, gt_segments, pred, pred_segments) -> dict:
     stat = pq_stat_single(np.array(gt), gt_segments, np.array(pred), pred_segments)
     return pq_average(stat, CATEGORIES)
@@ -255,16 +301,14 @@ def synthetic(gt, gt_segments, pred, pred_segments) -> dict:
 
 def test_iou_of_exactly_one_half_is_not_a_match():
     # IoU = 2 / (4 + 2 - 2) = 0.5: thing FN + FP; the stuff segment under it is a FN.
-    result = synthetic([[1, 1, 2, 2]], [dict(id=1, category_id=THING), dict(id=2, category_id=STUFF)],
-                       [[7, 7, 7, 7]], [dict(id=7, category_id=THING)])
+    result = synthetic([[1, 1, 2, 2]], [thing(1), stuff(2)], [[7, 7, 7, 7]], [thing(7)])
     assert result['per_class'][THING] == pytest.approx(dict(pq=0, sq=0, rq=0, tp=0, fp=1, fn=1))
     assert result['All'] == pytest.approx(dict(pq=0, sq=0, rq=0, n=2))
 
 
 def test_iou_just_above_one_half_matches():
     # IoU = 3 / (4 + 3 - 3) = 0.75: PQ = SQ = 75, RQ = 100; the stuff segment is a FN.
-    result = synthetic([[1, 1, 1, 2]], [dict(id=1, category_id=THING), dict(id=2, category_id=STUFF)],
-                       [[7, 7, 7, 7]], [dict(id=7, category_id=THING)])
+    result = synthetic([[1, 1, 1, 2]], [thing(1), stuff(2)], [[7, 7, 7, 7]], [thing(7)])
     assert result['Things'] == pytest.approx(dict(pq=75, sq=75, rq=100, n=1))
     assert result['Stuff'] == pytest.approx(dict(pq=0, sq=0, rq=0, n=1))
     assert result['All'] == pytest.approx(dict(pq=37.5, sq=37.5, rq=50, n=2))
@@ -272,8 +316,7 @@ def test_iou_just_above_one_half_matches():
 
 def test_void_is_removed_from_the_union():
     # IoU = 3 / (4 + 3 - 3 - 1) = 1 (it would be 0.75 with VOID counted).
-    result = synthetic([[1, 1, 1, 0]], [dict(id=1, category_id=THING)],
-                       [[7, 7, 7, 7]], [dict(id=7, category_id=THING)])
+    result = synthetic([[1, 1, 1, 0]], [thing(1)], [[7, 7, 7, 7]], [thing(7)])
     assert result['All'] == pytest.approx(dict(pq=100, sq=100, rq=100, n=1))
 
 
@@ -281,44 +324,36 @@ def test_false_positive_needs_strictly_more_than_half_on_void():
     gt = [[1, 1, 1, 0]]
     # Segment 8: one pixel on the thing, one on VOID: exactly half, so a FP.
     # Segment 5 matches the thing with IoU 2 / (2 + 3 - 2) = 2/3.
-    result = synthetic(gt, [dict(id=1, category_id=THING)],
-                       [[5, 5, 8, 8]], [dict(id=5, category_id=THING), dict(id=8, category_id=STUFF)])
+    result = synthetic(gt, [thing(1)], [[5, 5, 8, 8]], [thing(5), stuff(8)])
     assert result['per_class'][THING]['pq'] == pytest.approx(100 * 2 / 3)
     assert result['per_class'][STUFF] == pytest.approx(dict(pq=0, sq=0, rq=0, tp=0, fp=1, fn=0))
     # Segment 8 wholly on VOID (one pixel): ignored.
-    result = synthetic(gt, [dict(id=1, category_id=THING)],
-                       [[5, 5, 5, 8]], [dict(id=5, category_id=THING), dict(id=8, category_id=STUFF)])
+    result = synthetic(gt, [thing(1)], [[5, 5, 5, 8]], [thing(5), stuff(8)])
     assert result['All'] == pytest.approx(dict(pq=100, sq=100, rq=100, n=1))
 
 
 def test_crowd_is_never_matched_and_shields_only_its_category():
-    gt_segments = [dict(id=1, category_id=THING), dict(id=3, category_id=THING, iscrowd=1)]
-    result = synthetic([[1, 1, 3, 3]], gt_segments, [[5, 5, 8, 8]],
-                       [dict(id=5, category_id=THING), dict(id=8, category_id=THING)])
+    gt_segments = [thing(1), thing(3, crowd=1)]
+    result = synthetic([[1, 1, 3, 3]], gt_segments, [[5, 5, 8, 8]], [thing(5), thing(8)])
     assert result['All'] == pytest.approx(dict(pq=100, sq=100, rq=100, n=1))
-    result = synthetic([[1, 1, 3, 3]], gt_segments, [[5, 5, 8, 8]],
-                       [dict(id=5, category_id=THING), dict(id=8, category_id=STUFF)])
+    result = synthetic([[1, 1, 3, 3]], gt_segments, [[5, 5, 8, 8]], [thing(5), stuff(8)])
     assert result['All'] == pytest.approx(dict(pq=50, sq=50, rq=50, n=2))
     # A perfect copy of a crowd region is neither a TP nor a FP.
-    result = synthetic([[3, 3]], gt_segments[1:], [[5, 5]], [dict(id=5, category_id=THING)])
+    result = synthetic([[3, 3]], gt_segments[1:], [[5, 5]], [thing(5)])
     assert result['per_class'] == {} and result['All']['n'] == 0
 
 
 def test_overlap_with_every_crowd_of_the_category_counts():
     # Two thing crowds of one pixel each: 2 of the prediction's 3 pixels are on crowds.
-    result = synthetic([[3, 4, 2]], [dict(id=3, category_id=THING, iscrowd=1),
-                                     dict(id=4, category_id=THING, iscrowd=1),
-                                     dict(id=2, category_id=STUFF)],
-                       [[5, 5, 5]], [dict(id=5, category_id=THING)])
+    result = synthetic([[3, 4, 2]], [thing(3, crowd=1), thing(4, crowd=1), stuff(2)],
+                       [[5, 5, 5]], [thing(5)])
     assert THING not in result['per_class']
     assert result['per_class'][STUFF]['fn'] == 1
 
 
 def test_counts_are_summed_over_images_before_averaging():
-    hit = pq_stat_single(np.array([[1]]), [dict(id=1, category_id=THING)],
-                         np.array([[5]]), [dict(id=5, category_id=THING)])
-    miss = pq_stat_single(np.array([[1]]), [dict(id=1, category_id=THING)],
-                          np.array([[0]]), [])
+    hit = pq_stat_single(np.array([[1]]), [thing(1)], np.array([[5]]), [thing(5)])
+    miss = pq_stat_single(np.array([[1]]), [thing(1)], np.array([[0]]), [])
     total = hit + miss
     # TP 1 (IoU 1), FN 1: 1 / 1.5, not the mean of 100 and 0; the parts are unchanged.
     assert pq_average(total, CATEGORIES)['All']['pq'] == pytest.approx(100 / 1.5)
@@ -327,21 +362,18 @@ def test_counts_are_summed_over_images_before_averaging():
 
 
 @pytest.mark.parametrize('pred, segments, message', [
-    ([[5, 6]], [dict(id=5, category_id=THING)], r'ids \[6\] occur in the map'),
-    ([[5, 5]], [dict(id=5, category_id=THING), dict(id=6, category_id=THING)],
-     r'ids \[6\] are in segments_info'),
-    ([[5, 5]], [dict(id=5, category_id=THING), dict(id=5, category_id=THING)], 'repeated'),
-    ([[0, 0]], [dict(id=0, category_id=THING)], 'VOID'),
-    ([[5, 5, 5]], [dict(id=5, category_id=THING)], r'\(1, 2\) but the prediction is \(1, 3\)'),
+    ([[5, 6]], [thing(5)], r'ids \[6\] occur in the map'),
+    ([[5, 5]], [thing(5), thing(6)], r'ids \[6\] are in segments_info'),
+    ([[5, 5]], [thing(5), thing(5)], 'repeated'),
+    ([[0, 0]], [thing(0)], 'VOID'),
+    ([[5, 5, 5]], [thing(5)], r'\(1, 2\) but the prediction is \(1, 3\)'),
 ])
 def test_inconsistent_prediction_is_rejected(pred, segments, message):
     with pytest.raises(PanopticFormatError, match=f'img.png: .*{message}'):
-        pq_stat_single(np.array([[1, 1]]), [dict(id=1, category_id=THING)],
-                       np.array(pred), segments, image='img.png')
+        pq_stat_single(np.array([[1, 1]]), [thing(1)], np.array(pred), segments, image='img.png')
 
 
 def test_unknown_category_is_rejected():
-    stat = pq_stat_single(np.array([[1]]), [dict(id=1, category_id=99)],
-                          np.array([[0]]), [])
+    stat = pq_stat_single(np.array([[1]]), [dict(id=1, category_id=99)], np.array([[0]]), [])
     with pytest.raises(PanopticFormatError, match=r'\[99\]'):
         pq_average(stat, CATEGORIES)

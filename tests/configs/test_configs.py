@@ -1,0 +1,55 @@
+"""Every config in configs/ builds its model (no data needed) with m2f_mm's head."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope, MODELS
+
+import m2f_mm  # noqa: F401
+
+CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs')
+CONFIGS = sorted(p for p in glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
+                 if '_base_' not in p)
+
+
+def test_configs_are_found():
+    names = {osp.basename(p) for p in CONFIGS}
+    assert {'mask2former_r50_8xb2-lsj-50e_coco-panoptic.py', 'mask2former_r50_8xb2-lsj-50e_coco.py',
+            'mask2former_r50_8xb2-160k_ade20k-512x512.py',
+            'mask2former_r50_8xb2-90k_cityscapes-512x1024.py'} <= names
+    assert any('toy-panoptic' in n for n in names) and any('toy-semantic' in n for n in names)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
+def test_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports.imports == ['m2f_mm']
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    head = getattr(model, 'panoptic_head', None) or model.decode_head
+    assert type(head).__module__.startswith('m2f_mm.')
+    assert len(cfg.train_dataloader.dataset.pipeline) > 0
+
+
+def test_paper_recipes_keep_the_reference_defaults():
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'mask2former',
+                                   'mask2former_r50_8xb2-lsj-50e_coco-panoptic.py'))
+    head = cfg.model.panoptic_head
+    assert head.num_queries == 100
+    assert head.pixel_decoder.num_layers == 6 and head.pixel_decoder.ffn_channels == 1024
+    assert head.transformer_decoder.num_layers == 9
+    crit = head.criterion
+    assert (crit.class_weight, crit.mask_weight, crit.dice_weight, crit.no_object_weight) == \
+        (2.0, 5.0, 5.0, 0.1)
+    assert (crit.num_points, crit.oversample_ratio, crit.importance_sample_ratio) == \
+        (12544, 3.0, 0.75)
+    assert cfg.model.test_cfg.object_mask_thr == 0.8 and cfg.model.test_cfg.iou_thr == 0.8
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4 and cfg.optim_wrapper.clip_grad.max_norm == 0.01
+    assert cfg.train_cfg.max_iters == 368750
+    ade = Config.fromfile(osp.join(CONFIG_DIR, 'mask2former',
+                                   'mask2former_r50_8xb2-160k_ade20k-512x512.py'))
+    assert ade.train_cfg.max_iters == 160000 and ade.crop_size == (512, 512)
+    city = Config.fromfile(osp.join(CONFIG_DIR, 'mask2former',
+                                    'mask2former_r50_8xb2-90k_cityscapes-512x1024.py'))
+    assert city.train_cfg.max_iters == 90000 and city.crop_size == (512, 1024)
