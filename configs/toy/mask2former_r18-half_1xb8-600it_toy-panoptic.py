@@ -64,7 +64,10 @@ train_dataloader = dict(
         type='CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
         ann_file='annotations/panoptic_train.json',
         data_prefix=dict(img='train/', seg='annotations/panoptic_train/'),
-        filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipeline))
+        filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipeline,
+        # Tiny data: no need to share it across workers, and an empty dataset then
+        # reaches DataSanityHook, whose error names the config key and the files.
+        serialize_data=False))
 val_dataloader = dict(
     batch_size=4, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -72,7 +75,7 @@ val_dataloader = dict(
         type='CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
         ann_file='annotations/panoptic_val.json',
         data_prefix=dict(img='val/', seg='annotations/panoptic_val/'),
-        test_mode=True, pipeline=test_pipeline))
+        test_mode=True, pipeline=test_pipeline, serialize_data=False))
 test_dataloader = val_dataloader
 val_evaluator = [
     dict(type='m2f_mm.CocoPanopticPQMetric', ann_file=data_root + 'annotations/panoptic_val.json',

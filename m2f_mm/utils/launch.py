@@ -66,12 +66,20 @@ def exit_on_user_error(tool: str) -> Iterator[None]:
     """Turn errors in the user's data or config into one line and exit status 1.
 
     Bugs keep their traceback: only missing files, :class:`DataError` (and its
-    subclasses) and mmcv's "failed to load image" (a corrupt image) are caught.
+    subclasses), mmcv's "failed to load image" (a corrupt image) and mmengine's
+    failure to serialise an empty dataset are caught.
     """
     try:
         yield
     except (FileNotFoundError, DataError) as err:
         sys.exit(f'{tool}: error: {err}')
+    except ValueError as err:
+        # mmengine's BaseDataset concatenates the serialised samples; an empty
+        # dataset fails there with numpy's message, prefixed by the class name.
+        if 'need at least one array to concatenate' not in str(err):
+            raise
+        sys.exit(f'{tool}: error: a dataset has no samples ({err}); check its data_root, '
+                 'ann_file and data_prefix')
     except AssertionError as err:
         if not str(err).startswith('failed to load image'):
             raise

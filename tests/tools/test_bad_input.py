@@ -1,0 +1,93 @@
+"""Bad input stops tools/train.py with one line naming the file or config key, no traceback."""
+import json
+import os.path as osp
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from m2f_mm.datasets.toy_data import generate_toy_dataset
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = 'configs/toy/mask2former_r18-half_1xb8-600it_toy-panoptic.py'
+
+
+@pytest.fixture(scope='module')
+def toy_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp('toy')
+    generate_toy_dataset(str(root), num_train=4, num_val=2, image_size=(64, 64))
+    return root / 'coco'
+
+
+def _train(data_root, *options):
+    """Run a 1-iteration training on ``data_root`` without validation."""
+    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', osp.join(data_root, '..', 'wd'),
+           '--cfg-options', f'train_dataloader.dataset.data_root={data_root}/',
+           'train_cfg.max_iters=1', 'train_dataloader.batch_size=2',
+           'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None', *options]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+
+
+def _assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: '), last
+    for fragment in fragments:
+        assert fragment in last, last
+
+
+def test_the_setup_itself_trains(toy_root):
+    proc = _train(str(toy_root))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_missing_data_root(tmp_path):
+    _assert_one_line_error(_train(str(tmp_path / 'nowhere')),
+                           str(tmp_path / 'nowhere'), 'panoptic_train.json')
+
+
+def test_corrupt_image(toy_root, tmp_path):
+    root = tmp_path / 'coco'
+    shutil.copytree(toy_root, root)
+    for image in (root / 'train').iterdir():
+        image.write_bytes(b'not a jpeg')
+    _assert_one_line_error(_train(str(root)), 'failed to load image', str(root / 'train'))
+
+
+def test_corrupt_annotation_png(toy_root, tmp_path):
+    root = tmp_path / 'coco'
+    shutil.copytree(toy_root, root)
+    for png in (root / 'annotations' / 'panoptic_train').iterdir():
+        png.write_bytes(b'\x89PNG broken')
+    _assert_one_line_error(_train(str(root)), 'cannot decode panoptic PNG',
+                           str(root / 'annotations' / 'panoptic_train'))
+
+
+def test_segment_id_missing_from_png(toy_root, tmp_path):
+    root = tmp_path / 'coco'
+    shutil.copytree(toy_root, root)
+    ann_file = root / 'annotations' / 'panoptic_train.json'
+    ann = json.loads(ann_file.read_text())
+    for image_ann in ann['annotations']:
+        image_ann['segments_info'][0]['id'] = 123457  # no pixel carries it
+    ann_file.write_text(json.dumps(ann))
+    _assert_one_line_error(_train(str(root)), 'segment id 123457', 'panoptic_train')
+
+
+def test_num_classes_disagrees_with_dataset(toy_root):
+    proc = _train(str(toy_root), 'model.panoptic_head.num_stuff_classes=3',
+                  'model.panoptic_fusion_head.num_stuff_classes=3')
+    _assert_one_line_error(proc, 'model.panoptic_head.num_things_classes + num_stuff_classes = 6',
+                           'train_dataloader.dataset.metainfo.classes has 5')
+
+
+def test_empty_dataset(toy_root, tmp_path):
+    root = tmp_path / 'coco'
+    shutil.copytree(toy_root, root)
+    ann_file = root / 'annotations' / 'panoptic_train.json'
+    ann = json.loads(ann_file.read_text())
+    ann['images'], ann['annotations'] = [], []
+    ann_file.write_text(json.dumps(ann))
+    _assert_one_line_error(_train(str(root)), 'train_dataloader.dataset is empty', str(root))
