@@ -25,6 +25,10 @@ from mmengine.logging import HistoryBuffer
 __all__ = ['history_buffer_statistic', 'mmengine_checkpoint_types',
            'allow_mmengine_checkpoint_types']
 
+# HistoryBuffer registers these on its first instantiation, so a fresh process
+# that only loads a checkpoint has not registered them yet.
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
 
 def history_buffer_statistic(owner: Any, name: str) -> Any:
     """Stand-in for ``getattr`` while unpickling: HistoryBuffer statistics only.
@@ -39,7 +43,8 @@ def history_buffer_statistic(owner: Any, name: str) -> Any:
     Raises:
         pickle.UnpicklingError: For anything else.
     """
-    if owner is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    registered = set(_DEFAULT_STATISTICS) | set(HistoryBuffer._statistics_methods)
+    if owner is HistoryBuffer and name in registered:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'checkpoint asks for getattr({owner!r}, {name!r}); weights-only loading allows only '

@@ -2,6 +2,8 @@
 import copy
 import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -92,6 +94,17 @@ def test_runner_checkpoint_resumes(tmp_path):
     # Resuming at iteration 2 and training on ends exactly where 4 straight iterations do.
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, msg=k)
+
+
+def test_fresh_process_loads_runner_checkpoint(tmp_path):
+    """tools/test.py loads a checkpoint before any HistoryBuffer exists in its process."""
+    runner, _ = _runner(tmp_path, max_iters=2)
+    runner.train()
+    code = ('import torch, m2f_mm\n'
+            f'ckpt = torch.load({str(tmp_path / "iter_2.pth")!r})\n'
+            "assert ckpt['meta']['iter'] == 2\n")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_checkpoint_needs_only_allow_listed_types(tmp_path):
