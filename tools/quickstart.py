@@ -36,7 +36,9 @@ def run(cmd):
 
 def logged_metrics(run_dir: str) -> dict:
     """The metrics of the last evaluation logged under a work dir (mmengine's JSON log)."""
-    logs = sorted(glob.glob(osp.join(run_dir, '*', '*.json')), key=osp.getmtime)
+    # Test runs log to <run>/<time>/<time>.json, training to <run>/<time>/vis_data/.
+    logs = sorted(glob.glob(osp.join(run_dir, '**', '*.json'), recursive=True),
+                  key=osp.getmtime)
     for log in reversed(logs):
         with open(log) as f:
             records = [json.loads(line) for line in f if line.strip()]
@@ -44,6 +46,18 @@ def logged_metrics(run_dir: str) -> dict:
         if evals:
             return evals[-1]
     raise FileNotFoundError(f'no evaluation results logged under {run_dir}')
+
+
+def save_png_samples(vis_dir: str, out_dir: str, count: int = 4) -> list:
+    """Copy the first ``count`` visualisations as PNG (mmdet's hook keeps the .jpg name)."""
+    import mmcv
+    images = sorted(glob.glob(osp.join(vis_dir, '**', '*.jpg'), recursive=True) +
+                    glob.glob(osp.join(vis_dir, '**', '*.png'), recursive=True))[:count]
+    saved = []
+    for path in images:
+        saved.append(osp.join(out_dir, osp.splitext(osp.basename(path))[0] + '.png'))
+        mmcv.imwrite(mmcv.imread(path), saved[-1])
+    return saved
 
 
 def main():
@@ -70,8 +84,9 @@ def main():
         run(['tools/test.py', config, checkpoint, '--work-dir', osp.join(task_dir, 'test'),
              '--show-dir', vis_dir])
         tested = logged_metrics(osp.join(task_dir, 'test'))
+        pngs = save_png_samples(vis_dir, osp.join(work_dir, 'visualisations', task))
         summary[task] = dict(
-            config=spec['config'], checkpoint=checkpoint, visualisations=vis_dir,
+            config=spec['config'], checkpoint=checkpoint, visualisations=pngs,
             metrics={k: tested[k] for k in spec['metrics']},
             logged_at_end_of_training={k: logged_metrics(osp.join(task_dir, 'train'))[k]
                                        for k in spec['metrics']})
@@ -88,9 +103,9 @@ def main():
     print('\n'.join(lines))
     print(f'[quickstart] metrics summary: {osp.join(work_dir, "metrics.md")} (and metrics.json)')
     for task, result in summary.items():
-        pngs = glob.glob(osp.join(result['visualisations'], '**', '*.png'), recursive=True)
-        print(f'[quickstart] {task}: checkpoint {result["checkpoint"]}; {len(pngs)} '
-              f'visualisations under {result["visualisations"]}')
+        print(f'[quickstart] {task}: checkpoint {result["checkpoint"]}; prediction '
+              f'visualisations {osp.join(work_dir, "visualisations", task)}/*.png '
+              f'(all val images under {osp.join(work_dir, task, "vis")})')
     print(f'[quickstart] done in {(time.time() - start) / 60:.1f} min')
 
 

@@ -1,7 +1,7 @@
 # Toy panoptic Mask2Former through mmdet, for the CPU quickstart. Trains on the data of
 # `python tools/generate_toy_data.py` (written under <repo>/data/toy) and reports PQ,
 # mask AP and mIoU from the one model.
-_base_ = ['mmdet::_base_/default_runtime.py', '../_base_/mask2former_toy_model.py']
+_base_ = ['mmdet::_base_/default_runtime.py', '../_base_/mask2former_toy.py']
 custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
 default_scope = 'mmdet'
 
@@ -13,7 +13,6 @@ metainfo = dict(
     thing_classes=('circle', 'square', 'triangle'),
     stuff_classes=('sky', 'ground'),
     palette=[(220, 50, 50), (50, 185, 70), (150, 70, 215), (140, 190, 245), (135, 95, 55)])
-max_iters = 600
 
 model = dict(
     type='m2f_mm.Mask2FormerDetector',
@@ -86,20 +85,8 @@ val_evaluator = [
 ]
 test_evaluator = val_evaluator
 
-optim_wrapper = {{_base_.toy_optim_wrapper}}
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[int(max_iters * 0.85)], gamma=0.1),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2,
                     save_last=True))
-custom_hooks = [dict(type='m2f_mm.DataSanityHook')]
 log_processor = dict(by_epoch=False)
-randomness = dict(seed=0)
-auto_scale_lr = dict(enable=False, base_batch_size=8)

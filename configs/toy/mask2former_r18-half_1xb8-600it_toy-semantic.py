@@ -1,7 +1,7 @@
 # Toy semantic Mask2Former: m2f_mm's head as decode_head of mmseg's stock EncoderDecoder,
 # for the CPU quickstart. Trains on the ADE20K-style folder written by
 # `python tools/generate_toy_data.py` (under <repo>/data/toy/ade) and reports mIoU.
-_base_ = ['mmseg::_base_/default_runtime.py', '../_base_/mask2former_toy_model.py']
+_base_ = ['mmseg::_base_/default_runtime.py', '../_base_/mask2former_toy.py']
 custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
 default_scope = 'mmseg'
 
@@ -10,7 +10,6 @@ metainfo = dict(
     classes=('circle', 'square', 'triangle', 'sky', 'ground'),
     palette=[(220, 50, 50), (50, 185, 70), (150, 70, 215), (140, 190, 245), (135, 95, 55)])
 num_classes = 5
-max_iters = 600
 
 model = dict(
     type='EncoderDecoder',
@@ -64,19 +63,10 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
 
-optim_wrapper = {{_base_.toy_optim_wrapper}}
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
-         milestones=[int(max_iters * 0.85)], gamma=0.1),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2,
-                    save_last=True))
-custom_hooks = [dict(type='m2f_mm.DataSanityHook')]
+                    save_last=True),
+    # mmseg keeps this hook in its schedule bases, which this config does not use.
+    visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=False)
-randomness = dict(seed=0)

@@ -46,7 +46,8 @@ def test_quickstart_learns_and_test_reproduces_training_metrics(tmp_path):
         for key, value in result['metrics'].items():
             assert value == pytest.approx(result['logged_at_end_of_training'][key], abs=0.02), \
                 f'{task} {key}'
-        assert osp.isdir(result['visualisations'])
+        assert len(result['visualisations']) == 4
+        assert all(p.endswith('.png') and osp.isfile(p) for p in result['visualisations'])
 
     pan = summary['panoptic']['metrics']
     untrained_pan = _untrained_metrics(summary['panoptic']['config'], tmp_path, 'panoptic')

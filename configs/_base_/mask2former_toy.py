@@ -1,6 +1,6 @@
 # A tiny Mask2Former (ResNet-18 at half width, narrow head, few queries and points) that
-# learns the toy data (tools/generate_toy_data.py) on a CPU in minutes. Task configs
-# reference these as {{_base_.toy_*}}.
+# learns the toy data (tools/generate_toy_data.py) on a CPU in minutes, and its schedule.
+# Task configs reference the model parts as {{_base_.toy_*}} and inherit the schedule.
 toy_backbone = dict(
     type='mmdet.ResNet', depth=18, base_channels=32, num_stages=4, out_indices=(0, 1, 2, 3),
     norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch')
@@ -14,7 +14,7 @@ toy_criterion = dict(
     matcher=dict(type='m2f_mm.HungarianMatcher', num_points=1024))
 # The paper's optimiser (AdamW, weight decay 0.05, full-model clip 0.01, no decay on norms
 # and embeddings) with a higher learning rate: there are no pretrained weights.
-toy_optim_wrapper = dict(
+optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.05, eps=1e-8, betas=(0.9, 0.999)),
     clip_grad=dict(max_norm=0.01, norm_type=2),
@@ -24,3 +24,15 @@ toy_optim_wrapper = dict(
                          level_embed=dict(decay_mult=0.0))))
 toy_mean = [123.675, 116.28, 103.53]
 toy_std = [58.395, 57.12, 57.375]
+
+max_iters = 600
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
+         milestones=[int(max_iters * 0.85)], gamma=0.1),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+custom_hooks = [dict(type='m2f_mm.DataSanityHook')]
+randomness = dict(seed=0)
