@@ -42,11 +42,14 @@ else
 fi
 
 REQS=(-r requirements/mminstall.txt -r requirements/runtime.txt)
-CHECK="import mmengine, mmdet.models, mmseg.models, scipy, pycocotools, m2f_mm"
+IMPORTS="mmengine, mmdet.models, mmseg.models, scipy, pycocotools, m2f_mm"
 if [[ $WITH_TESTS == 1 ]]; then
   REQS+=(-r requirements/tests.txt)
-  CHECK="$CHECK, pytest"
+  IMPORTS="$IMPORTS, pytest"
 fi
+# m2f_mm must be installed from this checkout (another clone may be installed).
+CHECK="import os, $IMPORTS
+assert os.path.realpath(m2f_mm.__file__).startswith(os.path.realpath('$PWD') + os.sep)"
 if have "$CHECK"; then
   step "OpenMMLab stack and m2f_mm already installed"
 else
