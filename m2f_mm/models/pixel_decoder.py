@@ -151,7 +151,6 @@ class MSDeformAttnPixelDecoder(nn.Module):
                              f'num_encoder_levels={num_encoder_levels} needs one more '
                              'level below the encoder levels for the FPN')
         self.in_channels = list(in_channels)
-        self.strides = list(strides)
         self.num_encoder_levels = num_encoder_levels
         # Index 0 projects the coarsest level, matching the reference order.
         self.input_proj = nn.ModuleList(
