@@ -13,7 +13,6 @@ from mmengine import dist
 from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS, TASK_UTILS, build_in_plugin_scope
-from .matcher import HungarianMatcher  # noqa: F401  (registers the default matcher)
 from .point_sample import point_sample, sample_uncertain_points
 
 __all__ = ['Mask2FormerCriterion']
