@@ -48,6 +48,21 @@ def logged_metrics(run_dir: str) -> dict:
     raise FileNotFoundError(f'no evaluation results logged under {run_dir}')
 
 
+def save_untrained_checkpoint(config: str, path: str) -> str:
+    """Save the model of ``config`` at its initial weights (seed 0) as a checkpoint
+    that tools/test.py loads: the reference an evaluation of learning needs."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope, MODELS
+    cfg = Config.fromfile(osp.join(REPO, config))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
 def save_png_samples(vis_dir: str, out_dir: str, count: int = 4) -> list:
     """Copy the first ``count`` visualisations as PNG (mmdet's hook keeps the .jpg name)."""
     import mmcv

@@ -95,11 +95,10 @@ class Mask2FormerCriterion(nn.Module):
         num_masks = self._num_masks(targets, cls_preds[-1].device)
         last = len(cls_preds) - 1
         losses = {}
-        for i, (cls_logits, mask_logits) in enumerate(zip(cls_preds, mask_preds)):
+        all_matches = self.matcher.match_stages(cls_preds, mask_preds, targets)
+        for i, (cls_logits, mask_logits, matches) in enumerate(
+                zip(cls_preds, mask_preds, all_matches)):
             prefix = '' if i == last else f'd{i}.'
-            matches = [self.matcher.match(cls_logits[b], mask_logits[b],
-                                          target['labels'], target['masks'])
-                       for b, target in enumerate(targets)]
             losses[prefix + 'loss_cls'] = self._class_loss(cls_logits, targets, matches)
             loss_mask, loss_dice = self._mask_losses(mask_logits, targets, matches, num_masks)
             losses[prefix + 'loss_mask'] = loss_mask

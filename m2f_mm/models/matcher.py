@@ -1,11 +1,12 @@
 """One-to-one matching of predicted (class, mask) pairs to an image's targets.
 
-Shape letters: Q queries, K classes (K + 1 logits, the last is "no object"),
-M target masks of the image, H x W target mask size, h x w predicted mask size,
-T sampled points.
+Shape letters: B images, Q queries, K classes (K + 1 logits, the last is "no
+object"), M target masks of the image, H x W target mask size, h x w predicted
+mask size, T sampled points.
 """
-from typing import Tuple
+from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
@@ -92,28 +93,68 @@ class HungarianMatcher:
         Raises:
             ValueError: If the cost matrix holds NaN or inf (e.g. diverged logits).
         """
-        device = cls_logits.device
-        num_targets = gt_labels.shape[0]
-        if num_targets == 0:
-            empty = torch.empty(0, dtype=torch.long, device=device)
-            return empty, empty.clone()
+        target = dict(labels=gt_labels, masks=gt_masks)
+        return self.match_stages([cls_logits[None]], [mask_logits[None]], [target])[0][0]
 
-        num_queries = mask_logits.shape[0]
-        points = torch.rand((1, self.num_points, 2), device=device)
+    @torch.no_grad()
+    def match_stages(self, cls_preds: Sequence[Tensor], mask_preds: Sequence[Tensor],
+                     targets: Sequence[Dict[str, Tensor]]) -> List[List[Tuple[Tensor, Tensor]]]:
+        """Match every image of every prediction stage, with one device-to-host copy.
+
+        Each (stage, image) pair draws its own T points, stage by stage and image
+        by image. All cost matrices are then copied to the host together, and all
+        matches back to the device together, so a training step waits for the
+        device twice instead of twice per stage and image.
+
+        Args:
+            cls_preds: Per stage, (B, Q, K+1) class logits.
+            mask_preds: Per stage, (B, Q, h, w) mask logits.
+            targets: Per image, ``dict(labels=(M,) long, masks=(M, H, W))``.
+
+        Returns:
+            ``matches[stage][image] = (query_idx, target_idx)`` as in :meth:`match`.
+
+        Raises:
+            ValueError: If a cost matrix holds NaN or inf (e.g. diverged logits).
+        """
+        device = cls_preds[0].device
+        costs = [self._image_cost(cls_logits[b], mask_logits[b], target)
+                 for cls_logits, mask_logits in zip(cls_preds, mask_preds)
+                 for b, target in enumerate(targets)]
+        flat = torch.cat([c.flatten() for c in costs]).cpu().numpy()
+        if not np.isfinite(flat).all():
+            raise ValueError(
+                'HungarianMatcher: the matching cost matrix holds NaN or inf; the '
+                'class or mask logits are probably not finite (diverged training?).')
+        assignments, start = [], 0
+        for cost in costs:
+            # scipy returns the row (query) indices already in increasing order.
+            assignments.append(linear_sum_assignment(
+                flat[start:start + cost.numel()].reshape(cost.shape)))
+            start += cost.numel()
+        indices = torch.from_numpy(np.concatenate(
+            [np.concatenate(pair) for pair in assignments]).astype(np.int64)).to(device)
+        matches, start = [], 0
+        for query_idx, _ in assignments:
+            n = len(query_idx)
+            matches.append((indices[start:start + n], indices[start + n:start + 2 * n]))
+            start += 2 * n
+        b = len(targets)
+        return [matches[i:i + b] for i in range(0, len(matches), b)]
+
+    def _image_cost(self, cls_logits: Tensor, mask_logits: Tensor,
+                    target: Dict[str, Tensor]) -> Tensor:
+        """(Q, M) cost of one image on T fresh uniform points (M may be 0)."""
+        gt_labels, gt_masks = target['labels'], target['masks']
+        num_queries, num_targets = mask_logits.shape[0], gt_labels.shape[0]
+        if num_targets == 0:
+            return cls_logits.new_zeros(num_queries, 0, dtype=torch.float32)
+        points = torch.rand((1, self.num_points, 2), device=cls_logits.device)
         point_logits = point_sample(mask_logits.unsqueeze(1),
                                     points.expand(num_queries, -1, -1)).squeeze(1)
         point_targets = point_sample(gt_masks.unsqueeze(1).float(),
                                      points.expand(num_targets, -1, -1)).squeeze(1)
-        cost = self.cost_matrix(cls_logits, point_logits, gt_labels, point_targets)
-        if not torch.isfinite(cost).all():
-            raise ValueError(
-                'HungarianMatcher: the matching cost matrix holds NaN or inf; the '
-                'class or mask logits are probably not finite (diverged training?).')
-
-        # scipy returns the row (query) indices already in increasing order.
-        query_idx, target_idx = linear_sum_assignment(cost.cpu().numpy())
-        return (torch.as_tensor(query_idx, dtype=torch.long, device=device),
-                torch.as_tensor(target_idx, dtype=torch.long, device=device))
+        return self.cost_matrix(cls_logits, point_logits, gt_labels, point_targets)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(cost_class={self.cost_class}, '

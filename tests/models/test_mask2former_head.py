@@ -176,3 +176,30 @@ def test_fp16_autocast_training_on_cuda():
         scaler.step(optimizer)
         scaler.update()
     assert all(torch.isfinite(p.grad).all() for p in head.parameters() if p.grad is not None)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_full_size_head_on_cuda_equals_cpu(monkeypatch):
+    """The R50-width head (256 channels, 100 queries, 6 encoder and 9 decoder
+    layers, 133 classes) on a batch of two 512x512 inputs: every prediction of
+    every decoder stage agrees within 1e-4 between CUDA (fp32, with the CUDA
+    deformable-attention kernel) and CPU."""
+    # TF32 would round convolution and matmul inputs to 10 mantissa bits.
+    monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, 'allow_tf32', False)
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='Mask2FormerHead', in_channels=[256, 512, 1024, 2048],
+                             strides=STRIDES, num_classes=133))
+    head.init_weights()
+    head.eval()
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randn(2, c, 512 // s, 512 // s, generator=g)
+             for c, s in zip([256, 512, 1024, 2048], STRIDES)]
+    with torch.no_grad():
+        cpu_cls, cpu_masks = head(feats)
+        cuda_cls, cuda_masks = head.cuda()([f.cuda() for f in feats])
+    assert len(cuda_cls) == len(cuda_masks) == 10
+    for stage, (a, b, c, d) in enumerate(zip(cpu_cls, cuda_cls, cpu_masks, cuda_masks)):
+        torch.testing.assert_close(b.cpu(), a, atol=1e-4, rtol=1e-4, msg=f'classes {stage}')
+        torch.testing.assert_close(d.cpu(), c, atol=1e-4, rtol=1e-4, msg=f'masks {stage}')

@@ -10,28 +10,19 @@ import subprocess
 import sys
 
 import pytest
-import torch
-from mmengine.config import Config
-from mmengine.registry import DefaultScope, MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+from quickstart import logged_metrics, save_untrained_checkpoint  # noqa: E402
 ITERS = 300
 
 
 def _untrained_metrics(config, tmp_path, task):
     """Evaluate the model at its initial weights with tools/test.py."""
-    cfg = Config.fromfile(osp.join(REPO, config))
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(cfg.model)
-    model.init_weights()
-    checkpoint = tmp_path / f'{task}_untrained.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, checkpoint)
+    checkpoint = save_untrained_checkpoint(config, str(tmp_path / f'{task}_untrained.pth'))
     work_dir = tmp_path / f'{task}_untrained'
-    subprocess.run([sys.executable, 'tools/test.py', config, str(checkpoint), '--work-dir',
+    subprocess.run([sys.executable, 'tools/test.py', config, checkpoint, '--work-dir',
                     str(work_dir)], cwd=REPO, check=True, capture_output=True)
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from quickstart import logged_metrics
     return logged_metrics(str(work_dir))
 
 

@@ -89,48 +89,65 @@ def test_autocast_runs_in_float32():
     torch.testing.assert_close(out, expected, atol=0, rtol=0)
 
 
-class _ForbiddenFunction:
-    @staticmethod
-    def apply(*args):
-        raise AssertionError('the CUDA function was called')
+def _forbidden_kernel(*args):
+    raise AssertionError('a CUDA kernel was called')
 
 
-def test_cpu_inputs_never_use_cuda_function(monkeypatch):
-    # Pretend mmcv's CUDA function is available: CPU inputs must still avoid it.
-    monkeypatch.setattr(ms_deform_attn, '_mmcv_cuda_function', lambda: _ForbiddenFunction)
+def test_cpu_inputs_never_use_a_cuda_kernel(monkeypatch):
+    # Pretend every CUDA kernel is installed: CPU inputs must still avoid them.
+    monkeypatch.setattr(ms_deform_attn, 'cuda_kernel', lambda name: _forbidden_kernel)
     value, shapes, start, loc, weights = _inputs([(3, 5)])
     out = multi_scale_deformable_attention(value, shapes, start, loc, weights)
     assert out.shape == (2, 11, 12)
 
 
+def test_unknown_cuda_kernel_is_an_error():
+    with pytest.raises(ValueError, match='unknown CUDA kernel'):
+        ms_deform_attn.cuda_kernel('cutlass')
+
+
+# The R50 pixel decoder's encoder on a batch of two 1024x1024 images: levels at
+# 1/32, 1/16 and 1/8, one query per position, 8 heads of 32 channels, 4 points.
+R50_1024_LEVELS = [(32, 32), (64, 64), (128, 128)]
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
-def test_cuda_function_matches_pytorch_path_at_r50_shapes(monkeypatch):
-    function = ms_deform_attn._mmcv_cuda_function()
-    assert function is not None, 'mmcv was built without its CUDA ops'
+@pytest.mark.parametrize('name', ms_deform_attn.CUDA_KERNELS)
+def test_cuda_kernel_matches_pytorch_path_at_r50_shapes(monkeypatch, name):
+    kernel = ms_deform_attn.cuda_kernel(name)
+    if kernel is None:
+        pytest.skip(f'the {name} kernel is not installed')
     calls = []
 
-    class Spy:
-        @staticmethod
-        def apply(*args):
-            calls.append(args)
-            return function.apply(*args)
+    def spy(*args):
+        calls.append(args)
+        return kernel(*args)
 
-    value, shapes, start, loc, weights = _inputs([(16, 16), (32, 32), (64, 64)], heads=8,
-                                                 head_dims=32, points=4, queries=5376)
+    queries = sum(h * w for h, w in R50_1024_LEVELS)
+    value, shapes, start, loc, weights = _inputs(R50_1024_LEVELS, heads=8, head_dims=32,
+                                                 points=4, queries=queries)
     value, shapes, start, loc, weights = (t.cuda() for t in (value, shapes, start, loc, weights))
-    grad_out = torch.randn(2, 5376, 256, device='cuda')
+    grad_out = torch.randn(2, queries, 256, device='cuda')
 
     def run(v, l, w):
         return multi_scale_deformable_attention(v, shapes, start, l, w)
 
-    monkeypatch.setattr(ms_deform_attn, '_mmcv_cuda_function', lambda: Spy)
+    monkeypatch.setattr(ms_deform_attn, '_first_cuda_kernel', lambda: spy)
     cuda = _forward_backward(run, value, loc, weights, grad_out)
-    assert len(calls) == 1, 'CUDA inputs did not use the CUDA function'
-    monkeypatch.setattr(ms_deform_attn, '_mmcv_cuda_function', lambda: None)
+    assert len(calls) == 1, 'CUDA inputs did not use the CUDA kernel'
+    monkeypatch.setattr(ms_deform_attn, '_first_cuda_kernel', lambda: None)
     pytorch = _forward_backward(run, value, loc, weights, grad_out)
-    for name, a, b in zip(['output', 'value', 'locations', 'weights'], cuda, pytorch):
-        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=name)
+    for label, a, b in zip(['output', 'value', 'locations', 'weights'], cuda, pytorch):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=label)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_inputs_use_the_first_installed_kernel():
+    installed = [n for n in ms_deform_attn.CUDA_KERNELS if ms_deform_attn.cuda_kernel(n)]
+    assert installed, 'no CUDA kernel is installed (neither Triton nor mmcv with CUDA ops)'
+    assert ms_deform_attn._first_cuda_kernel() is ms_deform_attn.cuda_kernel(installed[0])
 
 
 def test_init_offsets_follow_direction_grid():
