@@ -10,7 +10,7 @@ from mmengine.registry import DefaultScope
 
 from m2f_mm.evaluation import CocoPanopticPQMetric, PanopticFormatError, pq_average, pq_stat_single
 from m2f_mm.evaluation import panoptic_metric
-from test_panoptic_quality import FIXTURE, IMG, PERSON, coco, image, isthing, persons, read_ids
+from tests.evaluation.test_panoptic_quality import FIXTURE, IMG, PERSON, coco, image, isthing, persons, read_ids
 
 
 ANN_FILE = str(FIXTURE / 'panoptic_annotations.json')

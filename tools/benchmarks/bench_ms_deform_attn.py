@@ -20,8 +20,8 @@ import time
 import torch
 from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
 
-from m2f_mm.models.layers.ms_deform_attn import (CUDA_KERNELS, _ms_deform_attn_pytorch,
-                                                 cuda_kernel)
+from m2f_mm.ops import CUDA_KERNELS, cuda_kernel
+from m2f_mm.ops.ms_deform_attn_pytorch import ms_deform_attn_pytorch
 
 BATCH, HEADS, HEAD_DIMS, POINTS = 2, 8, 32, 4
 
@@ -74,7 +74,7 @@ def main() -> None:
     implementations = {
         'mmcv PyTorch fallback': lambda v, l, w: multi_scale_deformable_attn_pytorch(
             v, shapes, l, w),
-        'm2f_mm exact PyTorch': lambda v, l, w: _ms_deform_attn_pytorch(v, shapes, l, w),
+        'm2f_mm exact PyTorch': lambda v, l, w: ms_deform_attn_pytorch(v, shapes, l, w),
     }
     if value.is_cuda:
         for name in CUDA_KERNELS:
@@ -83,7 +83,7 @@ def main() -> None:
                 implementations[f'{name} CUDA kernel'] = (
                     lambda v, l, w, k=kernel: k(v, shapes, start, l, w, 64))
         if cuda_kernel('triton') is not None:
-            from m2f_mm.models.layers import ms_deform_attn_triton as triton_module
+            from m2f_mm.ops import ms_deform_attn_triton as triton_module
 
             def with_block_m(block_m, kernel=cuda_kernel('triton')):
                 def run(v, l, w):

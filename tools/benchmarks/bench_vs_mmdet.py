@@ -141,7 +141,7 @@ def worker(impl, mode, size, iters, device, num_masks, profile_dir):
 
 def _m2f_mm_kernel(device):
     """Which deformable attention m2f_mm runs on ``device``."""
-    from m2f_mm.models.layers import ms_deform_attn
+    from m2f_mm.ops import ms_deform_attn
     if not device.startswith('cuda'):
         return 'exact PyTorch path'
     names = [n for n in ms_deform_attn.CUDA_KERNELS if ms_deform_attn.cuda_kernel(n)]

@@ -1,4 +1,4 @@
-from .ms_deform_attn import MSDeformAttn, multi_scale_deformable_attention
+from .ms_deform_attn import MSDeformAttn
 from .positional_encoding import SinePositionalEncoding
 
-__all__ = ['MSDeformAttn', 'multi_scale_deformable_attention', 'SinePositionalEncoding']
+__all__ = ['MSDeformAttn', 'SinePositionalEncoding']

@@ -2,7 +2,7 @@
 
 Without a GPU the kernels run in Triton's interpreter (TRITON_INTERPRET=1, set
 before Triton is imported, hence a subprocess): the same kernel code, executed
-on CPU tensors. On a GPU, tests/models/layers/test_ms_deform_attn.py compares
+on CPU tensors. On a GPU, tests/ops/test_ms_deform_attn.py compares
 the compiled kernels at the R50 shapes.
 """
 import importlib.util
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec('triton') is None,
 # Prints, per case, the largest |difference| of output and of each gradient.
 _SCRIPT = r'''
 import json, torch
-from m2f_mm.models.layers.ms_deform_attn import _ms_deform_attn_pytorch
-from m2f_mm.models.layers.ms_deform_attn_triton import TritonMSDeformAttnFunction
+from m2f_mm.ops.ms_deform_attn_pytorch import ms_deform_attn_pytorch
+from m2f_mm.ops.ms_deform_attn_triton import TritonMSDeformAttnFunction
 
 def case(sizes, heads, head_dims, points, dtype, seed):
     gen = torch.Generator().manual_seed(seed)
@@ -34,7 +34,7 @@ def case(sizes, heads, head_dims, points, dtype, seed):
     grad_out = torch.randn(2, 9, heads * head_dims, generator=gen, dtype=dtype)
     results = []
     for fn in (lambda v, l, w: TritonMSDeformAttnFunction.apply(v, shapes, start, l, w),
-               lambda v, l, w: _ms_deform_attn_pytorch(v, shapes, l, w)):
+               lambda v, l, w: ms_deform_attn_pytorch(v, shapes, l, w)):
         inputs = [t.clone().requires_grad_() for t in (value, loc, weights)]
         out = fn(*inputs)
         results.append([out] + list(torch.autograd.grad(out, inputs, grad_out)))

@@ -29,18 +29,35 @@ _BLOCK_M = 64
 
 
 @triton.jit
-def _corner(value, row_base, start, xi, yi, width, height, row_ok, chan, chan_ok,
-            HEADS: tl.constexpr, CHANNELS: tl.constexpr):
-    """Read the (BLOCK_M, BLOCK_C) values at integer pixel (xi, yi) of a level.
+def _inside(xi, yi, width, height):
+    """(BLOCK_M,) whether integer pixel (xi, yi) lies inside a width x height level."""
+    return (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
 
-    Returns the values (zero outside the level), their offsets into ``value``
-    and the (BLOCK_M,) mask of rows whose corner lies inside the level.
+
+@triton.jit
+def _corners(value, row_base, start, x0, y0, width, height, row_ok, chan, chan_ok,
+             HEADS: tl.constexpr, CHANNELS: tl.constexpr):
+    """Read the four bilinear corners (x0, y0), (x0 + 1, y0), (x0, y0 + 1) and
+    (x0 + 1, y0 + 1) of each row's sample: (BLOCK_M, BLOCK_C) values each, zero
+    outside the level.
+
+    Also returns the offsets into ``value`` of the (x0, y0) corner (the others
+    follow at fixed strides) and the mask of valid rows and channels.
     """
-    ok = row_ok & (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
-    position = (start + yi * width + xi).to(tl.int64)
+    position = (start + y0 * width + x0).to(tl.int64)
     offsets = ((row_base + position * HEADS) * CHANNELS)[:, None] + chan[None, :]
-    mask = ok[:, None] & chan_ok[None, :]
-    return tl.load(value + offsets, mask=mask, other=0.0), offsets, mask
+    mask = row_ok[:, None] & chan_ok[None, :]
+    step = HEADS * CHANNELS
+    row_stride = width * HEADS * CHANNELS
+    v00 = tl.load(value + offsets, mask=mask & _inside(x0, y0, width, height)[:, None],
+                  other=0.0)
+    v10 = tl.load(value + offsets + step,
+                  mask=mask & _inside(x0 + 1, y0, width, height)[:, None], other=0.0)
+    v01 = tl.load(value + offsets + row_stride,
+                  mask=mask & _inside(x0, y0 + 1, width, height)[:, None], other=0.0)
+    v11 = tl.load(value + offsets + row_stride + step,
+                  mask=mask & _inside(x0 + 1, y0 + 1, width, height)[:, None], other=0.0)
+    return v00, v10, v01, v11, offsets, mask
 
 
 @triton.jit
@@ -82,14 +99,8 @@ def _forward_kernel(value, shapes, starts, loc, attn, out, num_rows, queries_x_h
             _, w, h, start, x0, y0, fx, fy, a = _sample_geometry(
                 loc, attn, shapes, starts, rows, row_ok, level, level * POINTS + point,
                 LEVELS * POINTS)
-            v00, _, _ = _corner(value, row_base, start, x0, y0, w, h, row_ok, chan, chan_ok,
-                                HEADS, CHANNELS)
-            v10, _, _ = _corner(value, row_base, start, x0 + 1, y0, w, h, row_ok, chan, chan_ok,
-                                HEADS, CHANNELS)
-            v01, _, _ = _corner(value, row_base, start, x0, y0 + 1, w, h, row_ok, chan, chan_ok,
-                                HEADS, CHANNELS)
-            v11, _, _ = _corner(value, row_base, start, x0 + 1, y0 + 1, w, h, row_ok, chan,
-                                chan_ok, HEADS, CHANNELS)
+            v00, v10, v01, v11, _, _ = _corners(value, row_base, start, x0, y0, w, h, row_ok,
+                                                chan, chan_ok, HEADS, CHANNELS)
             top = v00 * (1 - fx)[:, None] + v10 * fx[:, None]
             bottom = v01 * (1 - fx)[:, None] + v11 * fx[:, None]
             acc += (top * (1 - fy)[:, None] + bottom * fy[:, None]) * a[:, None]
@@ -112,14 +123,8 @@ def _backward_kernel(value, shapes, starts, loc, attn, grad_out, grad_value, gra
             sample, w, h, start, x0, y0, fx, fy, a = _sample_geometry(
                 loc, attn, shapes, starts, rows, row_ok, level, level * POINTS + point,
                 LEVELS * POINTS)
-            v00, o00, m00 = _corner(value, row_base, start, x0, y0, w, h, row_ok, chan, chan_ok,
-                                    HEADS, CHANNELS)
-            v10, o10, m10 = _corner(value, row_base, start, x0 + 1, y0, w, h, row_ok, chan,
-                                    chan_ok, HEADS, CHANNELS)
-            v01, o01, m01 = _corner(value, row_base, start, x0, y0 + 1, w, h, row_ok, chan,
-                                    chan_ok, HEADS, CHANNELS)
-            v11, o11, m11 = _corner(value, row_base, start, x0 + 1, y0 + 1, w, h, row_ok, chan,
-                                    chan_ok, HEADS, CHANNELS)
+            v00, v10, v01, v11, offsets, mask = _corners(value, row_base, start, x0, y0, w, h,
+                                                         row_ok, chan, chan_ok, HEADS, CHANNELS)
             # d_k = grad_out . corner k: the output's sensitivity to that corner's weight.
             d00 = tl.sum(g * v00, 1)
             d10 = tl.sum(g * v10, 1)
@@ -132,10 +137,17 @@ def _backward_kernel(value, shapes, starts, loc, attn, grad_out, grad_value, gra
             grad_y = a * (bottom - top) * h
             tl.store(grad_loc + 2 * sample, grad_x, mask=row_ok)
             tl.store(grad_loc + 2 * sample + 1, grad_y, mask=row_ok)
-            tl.atomic_add(grad_value + o00, g * (a * (1 - fx) * (1 - fy))[:, None], mask=m00)
-            tl.atomic_add(grad_value + o10, g * (a * fx * (1 - fy))[:, None], mask=m10)
-            tl.atomic_add(grad_value + o01, g * (a * (1 - fx) * fy)[:, None], mask=m01)
-            tl.atomic_add(grad_value + o11, g * (a * fx * fy)[:, None], mask=m11)
+            # Corner (dx, dy) sits at offsets + dx * HEADS * CHANNELS + dy * row_stride.
+            row_stride = w * HEADS * CHANNELS
+            step = HEADS * CHANNELS
+            tl.atomic_add(grad_value + offsets, g * (a * (1 - fx) * (1 - fy))[:, None],
+                          mask=mask & _inside(x0, y0, w, h)[:, None])
+            tl.atomic_add(grad_value + offsets + step, g * (a * fx * (1 - fy))[:, None],
+                          mask=mask & _inside(x0 + 1, y0, w, h)[:, None])
+            tl.atomic_add(grad_value + offsets + row_stride, g * (a * (1 - fx) * fy)[:, None],
+                          mask=mask & _inside(x0, y0 + 1, w, h)[:, None])
+            tl.atomic_add(grad_value + offsets + row_stride + step, g * (a * fx * fy)[:, None],
+                          mask=mask & _inside(x0 + 1, y0 + 1, w, h)[:, None])
 
 
 def _launch_args(value: Tensor, sampling_locations: Tensor, block_m: int) -> tuple:

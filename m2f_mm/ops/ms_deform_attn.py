@@ -1,0 +1,102 @@
+"""Multi-scale deformable attention (Zhu et al., "Deformable DETR", ICLR 2021): the op.
+
+The one place that chooses how the op runs: CUDA inputs use the first
+installed kernel of :data:`CUDA_KERNELS` (m2f_mm's Triton kernel, then mmcv's
+compiled op); CPU inputs, and CUDA inputs where neither is installed, use the
+exact PyTorch path. All paths compute the same function.
+
+Shape letters: B batch, Q queries, S = sum over levels of H_l * W_l value
+positions, N heads, Cn channels per head, L levels, P sampling points per head
+and level.
+
+Sampling locations are normalised (x, y) in [0, 1] over each level, with pixel
+centres at ((x + 0.5) / W, (y + 0.5) / H): bilinear sampling with zero padding
+and ``align_corners=False``, as in mmcv's CUDA kernel.
+"""
+import functools
+import importlib.util
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from .ms_deform_attn_pytorch import ms_deform_attn_pytorch
+
+__all__ = ['multi_scale_deformable_attention', 'CUDA_KERNELS', 'cuda_kernel']
+
+
+def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
+                                     level_start_index: Tensor,
+                                     sampling_locations: Tensor,
+                                     attention_weights: Tensor,
+                                     im2col_step: int = 64) -> Tensor:
+    """Weighted sum of bilinear samples of a multi-level value map.
+
+    CUDA inputs use the first available kernel of :data:`CUDA_KERNELS`; CPU
+    inputs, and CUDA inputs where no kernel is installed, use an exact PyTorch
+    implementation. Half-precision inputs and autocast regions are computed in
+    float32 with autocast disabled (mmcv's kernel has no half-precision
+    version), so the result is then float32; float64 inputs stay float64.
+
+    Args:
+        value: (B, S, N, Cn) values of all levels, flattened row-major per
+            level and concatenated in level order.
+        spatial_shapes: (L, 2) integer (H_l, W_l) of each level.
+        level_start_index: (L,) offset of each level in S (used by the CUDA
+            kernels; the PyTorch path derives it from ``spatial_shapes``).
+        sampling_locations: (B, Q, N, L, P, 2) normalised (x, y) locations;
+            points outside [0, 1] read zeros beyond the border.
+        attention_weights: (B, Q, N, L, P) weight of every sample (already
+            normalised by the caller).
+        im2col_step: Batch chunk size of mmcv's CUDA kernel.
+
+    Returns:
+        (B, Q, N * Cn) weighted sums, heads concatenated.
+    """
+    dtype = torch.promote_types(value.dtype, torch.float32)
+    with torch.autocast(value.device.type, enabled=False):
+        # The CUDA kernels also require contiguous inputs.
+        value, sampling_locations, attention_weights = (
+            t.to(dtype).contiguous() for t in (value, sampling_locations, attention_weights))
+        kernel = _first_cuda_kernel() if value.is_cuda else None
+        if kernel is not None:
+            return kernel(value, spatial_shapes, level_start_index, sampling_locations,
+                          attention_weights, im2col_step)
+        return ms_deform_attn_pytorch(value, spatial_shapes, sampling_locations,
+                                       attention_weights)
+
+
+# CUDA kernels in order of preference: m2f_mm's Triton kernel, then mmcv's.
+CUDA_KERNELS = ('triton', 'mmcv')
+
+# fn(value, spatial_shapes, level_start_index, sampling_locations,
+#    attention_weights, im2col_step) -> (B, Q, N * Cn)
+CudaKernel = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, int], Tensor]
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_kernel(name: str) -> Optional[CudaKernel]:
+    """The CUDA kernel ``name`` of :data:`CUDA_KERNELS`, or None where it is
+    not installed (no Triton; mmcv built without its CUDA ops)."""
+    if name == 'triton':
+        if importlib.util.find_spec('triton') is None:
+            return None
+        from .ms_deform_attn_triton import TritonMSDeformAttnFunction
+        return lambda value, shapes, starts, loc, weights, _: TritonMSDeformAttnFunction.apply(
+            value, shapes, starts, loc, weights)
+    if name == 'mmcv':
+        try:
+            from mmcv.ops import get_compiling_cuda_version
+            from mmcv.ops.multi_scale_deform_attn import MultiScaleDeformableAttnFunction
+        except ImportError:
+            return None
+        # A CPU-only build still exports the op but fails when it is called.
+        if get_compiling_cuda_version() == 'not available':
+            return None
+        return MultiScaleDeformableAttnFunction.apply
+    raise ValueError(f'unknown CUDA kernel {name!r}; expected one of {CUDA_KERNELS}')
+
+
+def _first_cuda_kernel() -> Optional[CudaKernel]:
+    """The first installed kernel of :data:`CUDA_KERNELS`, or None."""
+    return next(filter(None, map(cuda_kernel, CUDA_KERNELS)), None)
