@@ -2,8 +2,9 @@
 
 After ``custom_imports=dict(imports=['m2f_mm'])`` any config, whatever its
 ``default_scope`` (``mmdet``, ``mmseg``), can name a plugin class as
-``type='m2f_mm.<Name>'``. ``locations`` lets a scope-qualified lookup import
-the modules that register the classes.
+``type='m2f_mm.<Name>'``. ``locations`` lets the first lookup import the
+modules that register the classes, among them the parts for each installed
+host library (``import m2f_mm`` itself imports only the host-free core).
 
 Bare names inside a config are resolved in the *current default scope*. mmdet
 registers classes with the same names as ours (``Mask2FormerHead``,
@@ -14,7 +15,6 @@ import copy
 from typing import Any
 
 from mmengine.config import ConfigDict
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
@@ -22,18 +22,17 @@ from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'TASK_UTILS', 'TRANSFORMS', 'DATASETS', 'METRICS',
+__all__ = ['MODELS', 'TASK_UTILS', 'TRANSFORMS', 'METRICS',
            'HOOKS', 'SCOPE', 'build_in_plugin_scope', 'qualify_plugin_type']
 
 SCOPE = 'm2f_mm'
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['m2f_mm.models'])
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope=SCOPE,
+                  locations=['m2f_mm.models', 'm2f_mm.adapters'])
 TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope=SCOPE,
                       locations=['m2f_mm.models'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
                       locations=['m2f_mm.datasets'])
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
-                    locations=['m2f_mm.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=['m2f_mm.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['m2f_mm.engine'])
@@ -56,6 +55,7 @@ def qualify_plugin_type(cfg: dict, registry: Registry = MODELS) -> ConfigDict:
         A deep copy of ``cfg``.
     """
     cfg = ConfigDict(copy.deepcopy(dict(cfg)))
+    registry.import_from_location()  # register the host parts before looking names up
     obj_type = cfg.get('type')
     if isinstance(obj_type, str) and '.' not in obj_type and obj_type in registry.module_dict:
         cfg['type'] = f'{SCOPE}.{obj_type}'

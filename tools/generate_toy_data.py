@@ -1,7 +1,7 @@
 """Generate the deterministic toy dataset that the CPU quickstart trains on.
 
 COCO panoptic + COCO instance + ADE20K-style semantic annotations of the same
-synthetic images; see m2f_mm/datasets/toy_data.py for the layout and classes.
+synthetic images; see tools/toy_data.py for the layout and classes.
 
     python tools/generate_toy_data.py [--out data/toy] [--num-train 200] [--num-val 40]
                                       [--size 128 [WIDTH]] [--seed 0]
@@ -11,27 +11,14 @@ once. --out defaults to data/toy in this checkout, whatever the working
 directory; a given --out is taken relative to the working directory.
 """
 import argparse
-import importlib.util
 import os.path as osp
 import sys
 import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)  # this checkout's m2f_mm
 
-
-def load_toy_data():
-    """Load this checkout's m2f_mm/datasets/toy_data.py by path.
-
-    The module needs only numpy, Pillow and pycocotools, while ``import m2f_mm``
-    pulls in torch, mmdet and mmseg (seconds). Loading the file alone keeps the
-    up-to-date check instant and works whether or not m2f_mm is installed.
-    """
-    spec = importlib.util.spec_from_file_location(
-        'm2f_mm_toy_data', osp.join(REPO, 'm2f_mm', 'datasets', 'toy_data.py'))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+import toy_data  # noqa: E402  (tools/toy_data.py, beside this script)
 
 
 def parse_args(argv=None):
@@ -52,7 +39,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    toy_data = load_toy_data()
     size = (args.size[0], args.size[-1])
     params = dict(num_train=args.num_train, num_val=args.num_val, image_size=size,
                   seed=args.seed)

@@ -2,7 +2,7 @@
 # learns the toy data (tools/generate_toy_data.py) on a CPU in minutes, and its schedule.
 # Task configs reference the model parts as {{_base_.toy_*}} and inherit the schedule.
 toy_backbone = dict(
-    type='mmdet.ResNet', depth=18, base_channels=32, num_stages=4, out_indices=(0, 1, 2, 3),
+    type='ResNet', depth=18, base_channels=32, num_stages=4, out_indices=(0, 1, 2, 3),
     norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False, style='pytorch')
 toy_in_channels = [32, 64, 128, 256]
 toy_pixel_decoder = dict(

@@ -1,4 +1,6 @@
-"""Data loading for COCO panoptic; importing this package registers the transforms."""
-from .transforms import LoadCocoPanopticAnnotations
+"""Data loading for COCO panoptic through mmdet's datasets (registered when mmdet is installed)."""
+from m2f_mm.registry import TRANSFORMS
+from m2f_mm.utils.hosts import import_host_part
 
-__all__ = ['LoadCocoPanopticAnnotations']
+import_host_part('m2f_mm.datasets.transforms', ['mmdet'], TRANSFORMS,
+                 ['LoadCocoPanopticAnnotations'])

@@ -5,12 +5,16 @@ constructor, only for ``rgb2id``. :class:`LoadCocoPanopticAnnotations` is a
 drop-in replacement with the same arguments and outputs, and errors that name
 the offending file.
 """
-import numpy as np
-from mmdet.datasets.transforms import LoadAnnotations
-from mmdet.structures.mask import BitmapMasks
+from m2f_mm.utils.hosts import require_hosts
 
-from m2f_mm.evaluation.panoptic_quality import PanopticFormatError, read_panoptic_png
-from m2f_mm.registry import TRANSFORMS
+require_hosts(__name__, 'mmdet')
+
+import numpy as np  # noqa: E402
+from mmdet.datasets.transforms import LoadAnnotations  # noqa: E402
+from mmdet.structures.mask import BitmapMasks  # noqa: E402
+
+from m2f_mm.registry import TRANSFORMS  # noqa: E402
+from .panoptic_png import PanopticFormatError, read_panoptic_png  # noqa: E402
 
 __all__ = ['LoadCocoPanopticAnnotations']
 

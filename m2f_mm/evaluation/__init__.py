@@ -1,8 +1,15 @@
-"""Panoptic quality without panopticapi, and the metrics; importing this package registers them."""
-from .panoptic_metric import CocoPanopticPQMetric
-from .panoptic_quality import (PanopticFormatError, PQStat, id2rgb, pq_average, pq_stat_single,
-                               read_panoptic_png, rgb2id)
-from .semantic_metric import DetSemSegIoUMetric
+"""Panoptic quality without panopticapi, and the metrics for the Runner.
 
-__all__ = ['CocoPanopticPQMetric', 'DetSemSegIoUMetric', 'PanopticFormatError', 'PQStat',
-           'id2rgb', 'pq_average', 'pq_stat_single', 'read_panoptic_png', 'rgb2id']
+:mod:`.panoptic_quality` needs no host library; the metrics read mmdet's data
+samples and are registered when their host libraries are installed.
+"""
+from m2f_mm.registry import METRICS
+from m2f_mm.utils.hosts import import_host_part
+from .panoptic_quality import PQStat, pq_average, pq_stat_single
+
+import_host_part('m2f_mm.evaluation.panoptic_metric', ['mmdet'], METRICS,
+                 ['CocoPanopticPQMetric'])
+import_host_part('m2f_mm.evaluation.semantic_metric', ['mmdet', 'mmseg'], METRICS,
+                 ['DetSemSegIoUMetric'])
+
+__all__ = ['PQStat', 'pq_average', 'pq_stat_single']

@@ -9,18 +9,23 @@ panoptic format for outside evaluation or a test server.
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import mmcv
-import numpy as np
-import torch
-from mmdet.evaluation.functional import INSTANCE_OFFSET
-from mmengine.evaluator import BaseMetric
-from mmengine.fileio import dump, load
-from mmengine.logging import MMLogger, print_log
-from terminaltables import AsciiTable
+from m2f_mm.utils.hosts import require_hosts
 
-from m2f_mm.registry import METRICS
-from .panoptic_quality import (PanopticFormatError, PQStat, id2rgb, pq_average, pq_stat_single,
-                               read_panoptic_png)
+require_hosts(__name__, 'mmdet')
+
+import mmcv  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmdet.evaluation.functional import INSTANCE_OFFSET  # noqa: E402
+from mmengine.evaluator import BaseMetric  # noqa: E402
+from mmengine.fileio import dump, load  # noqa: E402
+from mmengine.logging import MMLogger, print_log  # noqa: E402
+from terminaltables import AsciiTable  # noqa: E402
+
+from m2f_mm.datasets.panoptic_png import (PanopticFormatError, id2rgb,  # noqa: E402
+                                          read_panoptic_png)
+from m2f_mm.registry import METRICS  # noqa: E402
+from .panoptic_quality import PQStat, pq_average, pq_stat_single  # noqa: E402
 
 __all__ = ['CocoPanopticPQMetric']
 

@@ -1,11 +1,7 @@
-"""COCO panoptic format and panoptic quality (PQ), without panopticapi.
+"""Panoptic quality (PQ) of COCO panoptic segmentations, without panopticapi.
 
-A COCO panoptic annotation is a PNG whose pixels encode a segment id as
-``id = R + 256 * G + 256**2 * B`` (0 is VOID, unlabelled) plus a
-``segments_info`` list giving each id its ``category_id`` (and, for ground
-truth, ``iscrowd``).
-
-PQ follows COCO's definition (Kirillov et al., *Panoptic Segmentation*, and
+Segments are given as (H, W) id maps (see :mod:`m2f_mm.datasets.panoptic_png`,
+0 is VOID) plus ``segments_info`` lists. PQ follows COCO's definition (Kirillov et al., *Panoptic Segmentation*, and
 panopticapi's ``pq_compute``), per image:
 
 - IoU of a ground-truth and a predicted segment is
@@ -23,89 +19,17 @@ Counts are summed over images per category, then per category
 ``RQ = TP / (TP + FP / 2 + FN / 2)``, and each is averaged over the categories
 with ``TP + FP + FN > 0`` (All, Things, Stuff).
 
-Everything here is numpy only, apart from :func:`read_panoptic_png`, which
-reads through mmengine's file backends and mmcv's decoders.
+Everything here is numpy only.
 """
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Dict, Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping
 
-import mmcv
 import numpy as np
-from mmengine import fileio
 
-from m2f_mm.utils.errors import DataError
+from m2f_mm.datasets.panoptic_png import ID_LIMIT, VOID, PanopticFormatError, check_id_range
 
-__all__ = ['VOID', 'PanopticFormatError', 'rgb2id', 'id2rgb', 'read_panoptic_png',
-           'CategoryStat', 'PQStat', 'pq_stat_single', 'pq_average']
-
-VOID = 0
-# Ids are 24-bit (three 8-bit channels), so gt_id * 2**24 + pred_id encodes a pair uniquely.
-_ID_LIMIT = 256 ** 3
-
-
-class PanopticFormatError(DataError):
-    """A panoptic PNG or its ``segments_info`` is missing, unreadable or inconsistent."""
-
-
-def rgb2id(png: np.ndarray) -> np.ndarray:
-    """Decode segment ids from an RGB panoptic PNG.
-
-    Args:
-        png: (H, W, 3) uint8 array in RGB order.
-
-    Returns:
-        (H, W) int32 segment ids, ``R + 256 * G + 256**2 * B``.
-    """
-    if png.ndim != 3 or png.shape[-1] != 3 or png.dtype != np.uint8:
-        raise PanopticFormatError(
-            f'rgb2id expects an (H, W, 3) uint8 RGB array, got {png.shape} {png.dtype}')
-    rgb = png.astype(np.int32)
-    return rgb[..., 0] + 256 * rgb[..., 1] + 256 * 256 * rgb[..., 2]
-
-
-def id2rgb(ids: np.ndarray) -> np.ndarray:
-    """Encode segment ids as an RGB panoptic PNG (the inverse of :func:`rgb2id`).
-
-    Args:
-        ids: (H, W) integer segment ids in ``[0, 256**3)``.
-
-    Returns:
-        (H, W, 3) uint8 array in RGB order.
-    """
-    _check_id_range(ids, 'id2rgb input')
-    ids = ids.astype(np.int64)
-    return np.stack([ids % 256, ids // 256 % 256, ids // (256 * 256)], axis=-1).astype(np.uint8)
-
-
-def read_panoptic_png(path: str, backend_args: Optional[dict] = None,
-                      imdecode_backend: str = 'cv2') -> np.ndarray:
-    """Read a panoptic PNG and decode its segment ids.
-
-    Args:
-        path: File path or URI of the PNG.
-        backend_args: mmengine file backend arguments.
-        imdecode_backend: mmcv decoding backend (``'cv2'``, ``'pillow'``).
-
-    Returns:
-        (H, W) int32 segment ids.
-
-    Raises:
-        PanopticFormatError: The file is missing or cannot be decoded.
-    """
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-    except FileNotFoundError:
-        raise PanopticFormatError(f'panoptic PNG not found: {path}') from None
-    try:
-        png = mmcv.imfrombytes(data, flag='color', channel_order='rgb', backend=imdecode_backend)
-    # Each decoder fails its own way (cv2.error, OSError, SyntaxError, ...).
-    except Exception as err:
-        raise PanopticFormatError(f'cannot decode panoptic PNG {path}: {err}') from None
-    if png is None:
-        raise PanopticFormatError(f'cannot decode panoptic PNG {path}')
-    return rgb2id(png)
-
+__all__ = ['CategoryStat', 'PQStat', 'pq_stat_single', 'pq_average']
 
 @dataclass
 class CategoryStat:
@@ -176,8 +100,8 @@ def pq_stat_single(gt_ids: np.ndarray, gt_segments: Iterable[Mapping],
     if gt_ids.shape != pred_ids.shape:
         raise PanopticFormatError(f'{image}: ground truth is {gt_ids.shape} '
                                   f'but the prediction is {pred_ids.shape}')
-    _check_id_range(gt_ids, f'{image}: ground-truth map')
-    _check_id_range(pred_ids, f'{image}: predicted map')
+    check_id_range(gt_ids, f'{image}: ground-truth map')
+    check_id_range(pred_ids, f'{image}: predicted map')
     gt_segs = _index_segments(gt_segments, f'{image}: ground-truth segments_info')
     pred_segs = _index_segments(pred_segments, f'{image}: predicted segments_info')
 
@@ -193,9 +117,9 @@ def pq_stat_single(gt_ids: np.ndarray, gt_segments: Iterable[Mapping],
                                   'but do not occur in the map')
     ids, counts = np.unique(gt_ids, return_counts=True)
     gt_area = {int(i): int(n) for i, n in zip(ids, counts)}
-    codes, counts = np.unique(gt_ids.astype(np.int64) * _ID_LIMIT + pred_ids.astype(np.int64),
+    codes, counts = np.unique(gt_ids.astype(np.int64) * ID_LIMIT + pred_ids.astype(np.int64),
                                return_counts=True)
-    overlap = {(int(c) // _ID_LIMIT, int(c) % _ID_LIMIT): int(n) for c, n in zip(codes, counts)}
+    overlap = {(int(c) // ID_LIMIT, int(c) % ID_LIMIT): int(n) for c, n in zip(codes, counts)}
 
     stat = PQStat()
     gt_matched, pred_matched = set(), set()
@@ -267,13 +191,6 @@ def pq_average(stat: PQStat, categories: Mapping[int, bool]) -> dict:
     stuff = [c for c in per_class if not categories[c]]
     return dict(All=average(list(per_class)), Things=average(things), Stuff=average(stuff),
                 per_class=per_class)
-
-
-def _check_id_range(ids: np.ndarray, what: str) -> None:
-    """Raise unless every id fits the 24-bit RGB encoding."""
-    if ids.size and (ids.min() < 0 or ids.max() >= _ID_LIMIT):
-        raise PanopticFormatError(f'{what}: segment ids must lie in [0, {_ID_LIMIT}), '
-                                  f'got [{ids.min()}, {ids.max()}]')
 
 
 def _index_segments(segments: Iterable[Mapping], what: str) -> Dict[int, dict]:

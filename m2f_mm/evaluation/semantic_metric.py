@@ -1,9 +1,13 @@
 """mIoU of a model trained through mmdet (the panoptic model's semantic output)."""
 from typing import Sequence
 
-from mmseg.evaluation import IoUMetric
+from m2f_mm.utils.hosts import require_hosts
 
-from m2f_mm.registry import METRICS
+require_hosts(__name__, 'mmdet', 'mmseg')
+
+from mmseg.evaluation import IoUMetric  # noqa: E402
+
+from m2f_mm.registry import METRICS  # noqa: E402
 
 __all__ = ['DetSemSegIoUMetric']
 

@@ -1,6 +1,10 @@
-"""Mask2Former's parts; importing this package registers them all."""
-from .adapters import (Mask2FormerDecodeHead, Mask2FormerDetector, Mask2FormerDetHead,
-                       Mask2FormerFusionHead)
+"""Mask2Former's host-independent core: importing it imports neither mmdet nor mmseg.
+
+Checkpoint compatibility: sub-module names follow the reference implementation's
+checkpoints (``pixel_decoder.adapter_1``, ``layer_1``, ``predictor``,
+``pe_layer``, ...), so that reference weights load by name; this is why some
+names describe a position in the reference code rather than a meaning.
+"""
 from .criterion import Mask2FormerCriterion
 from .inference import Mask2FormerInference
 from .layers import MSDeformAttn, SinePositionalEncoding
@@ -11,5 +15,4 @@ from .transformer_decoder import MaskedAttentionDecoder
 
 __all__ = ['Mask2FormerHead', 'MSDeformAttnPixelDecoder', 'MaskedAttentionDecoder',
            'MSDeformAttn', 'SinePositionalEncoding', 'HungarianMatcher',
-           'Mask2FormerCriterion', 'Mask2FormerInference', 'Mask2FormerDetHead',
-           'Mask2FormerFusionHead', 'Mask2FormerDetector', 'Mask2FormerDecodeHead']
+           'Mask2FormerCriterion', 'Mask2FormerInference']

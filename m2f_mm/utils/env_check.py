@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 
 from packaging.version import Version
 
-__all__ = ['SUPPORTED', 'check_environment', 'installed_versions', 'version_summary']
+__all__ = ['SUPPORTED', 'HOST_PACKAGES', 'check_environment', 'installed_versions', 'version_summary']
 
 # distribution name -> (lowest supported, first unsupported)
 SUPPORTED = {
@@ -20,6 +20,9 @@ SUPPORTED = {
     'mmdet': ('3.3.0', '3.4.0'),
     'mmsegmentation': ('1.2.2', '1.3.0'),
 }
+# The host libraries, import name -> distribution name: each is optional (an
+# mmseg user needs no mmdet) and checked only when installed.
+HOST_PACKAGES = {'mmdet': 'mmdet', 'mmseg': 'mmsegmentation'}
 
 FIX = 'Run `bash tools/setup_env.sh` from the m2f_mm checkout (see README, Install).'
 
@@ -27,7 +30,7 @@ FIX = 'Run `bash tools/setup_env.sh` from the m2f_mm checkout (see README, Insta
 def installed_versions() -> Dict[str, Optional[str]]:
     """Return the installed version of each supported distribution, or None."""
     found = {}
-    for dist in list(SUPPORTED) + ['mmcv-lite', 'mmcv-full']:
+    for dist in list(SUPPORTED) + ['mmcv-lite']:
         try:
             found[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -63,8 +66,8 @@ def check_environment(versions: Optional[Dict[str, Optional[str]]] = None,
     for dist, (low, high) in SUPPORTED.items():
         have = versions.get(dist)
         if have is None:
-            if dist == 'mmcv' and versions.get('mmcv-lite'):
-                continue  # reported below as mmcv-lite
+            if dist in HOST_PACKAGES.values() or (dist == 'mmcv' and versions.get('mmcv-lite')):
+                continue  # a host is optional; mmcv-lite is reported below
             problems.append(f'{dist} is not installed (need >={low},<{high})')
         elif not Version(low) <= Version(have) < Version(high):
             problems.append(f'{dist} {have} is not supported (need >={low},<{high})')

@@ -13,8 +13,8 @@ from mmdet.registry import DATASETS
 from mmengine.registry import DefaultScope
 from PIL import Image
 
-from m2f_mm.datasets import LoadCocoPanopticAnnotations  # registers it, too
-from m2f_mm.evaluation import PanopticFormatError
+from m2f_mm.datasets.transforms import LoadCocoPanopticAnnotations
+from m2f_mm.datasets.panoptic_png import PanopticFormatError
 
 # Two real COCO val images with panoptic annotations (see tests/data/README.md).
 FIXTURE = Path(__file__).resolve().parents[1] / 'data' / 'coco_panoptic_sample'

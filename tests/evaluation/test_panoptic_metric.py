@@ -8,8 +8,9 @@ from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
 
-from m2f_mm.evaluation import CocoPanopticPQMetric, PanopticFormatError, pq_average, pq_stat_single
-from m2f_mm.evaluation import panoptic_metric
+from m2f_mm.datasets.panoptic_png import PanopticFormatError
+from m2f_mm.evaluation import panoptic_metric, pq_average, pq_stat_single
+from m2f_mm.evaluation.panoptic_metric import CocoPanopticPQMetric
 from tests.evaluation.test_panoptic_quality import FIXTURE, IMG, PERSON, coco, image, isthing, persons, read_ids
 
 

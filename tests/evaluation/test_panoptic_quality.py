@@ -18,8 +18,8 @@ import pytest
 from mmdet.evaluation.functional import panoptic_utils
 from PIL import Image
 
-from m2f_mm.evaluation.panoptic_quality import (PanopticFormatError, PQStat, id2rgb, pq_average,
-                                                pq_stat_single, rgb2id)
+from m2f_mm.datasets.panoptic_png import PanopticFormatError
+from m2f_mm.evaluation.panoptic_quality import PQStat, pq_average, pq_stat_single
 
 # Two real COCO val images with panoptic annotations (see tests/data/README.md).
 FIXTURE = Path(__file__).resolve().parents[1] / 'data' / 'coco_panoptic_sample'
@@ -112,29 +112,6 @@ def assert_summary(result, all_pq, things_pq, stuff_pq):
     assert result['All']['pq'] == pytest.approx(100 * all_pq)
     assert result['Things']['pq'] == pytest.approx(100 * things_pq)
     assert result['Stuff']['pq'] == pytest.approx(100 * stuff_pq)
-
-
-# --- the id encoding ---------------------------------------------------------------------------
-
-def test_rgb2id_and_id2rgb():
-    png = np.array([[[1, 2, 3], [0, 0, 0], [255, 255, 255]]], dtype=np.uint8)
-    ids = rgb2id(png)
-    assert ids.tolist() == [[1 + 2 * 256 + 3 * 65536, 0, 256 ** 3 - 1]]
-    np.testing.assert_array_equal(id2rgb(ids), png)
-    with pytest.raises(PanopticFormatError, match='16777216'):
-        id2rgb(np.array([[256 ** 3]]))
-    with pytest.raises(PanopticFormatError, match='uint8 RGB'):
-        rgb2id(png.astype(np.int32))
-
-
-def test_fixture_decodes_to_the_json_areas():
-    """rgb2id agrees with the hand decoding, and both with the JSON's areas."""
-    for ann in coco()['annotations']:
-        path = FIXTURE / 'panoptic' / ann['file_name']
-        ids = read_ids(path)
-        np.testing.assert_array_equal(rgb2id(np.asarray(Image.open(path).convert('RGB'))), ids)
-        for seg in ann['segments_info']:
-            assert count(ids == seg['id']) == seg['area']
 
 
 # --- the real sample -----------------------------------------------------------------------------

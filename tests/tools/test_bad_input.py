@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from m2f_mm.datasets.toy_data import generate_toy_dataset
+from toy_data import generate_toy_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/toy/mask2former_r18-half_1xb8-600it_toy-panoptic.py'

@@ -10,10 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from quickstart import logged_metrics, save_untrained_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-from quickstart import logged_metrics, save_untrained_checkpoint  # noqa: E402
 ITERS = 300
 
 

@@ -7,7 +7,7 @@ import pytest
 from m2f_mm.utils.env_check import FIX, SUPPORTED, assert_environment, check_environment
 
 GOOD = {'mmengine': '0.10.7', 'mmcv': '2.1.0', 'mmdet': '3.3.0', 'mmsegmentation': '1.2.2',
-        'mmcv-lite': None, 'mmcv-full': None}
+        'mmcv-lite': None}
 
 
 def test_installed_stack_is_supported():
@@ -27,8 +27,17 @@ def test_out_of_range_version_is_named(dist, version):
 
 
 def test_missing_library_is_named():
-    problems = check_environment(dict(GOOD, mmdet=None), mmcv_has_ops=True)
-    assert problems == ['mmdet is not installed (need >=3.3.0,<3.4.0)']
+    problems = check_environment(dict(GOOD, mmengine=None), mmcv_has_ops=True)
+    assert problems == ['mmengine is not installed (need >=0.10.4,<1.0.0)']
+
+
+@pytest.mark.parametrize('host', ['mmdet', 'mmsegmentation'])
+def test_a_missing_host_is_no_problem_but_a_bad_one_is(host):
+    assert check_environment(dict(GOOD, **{host: None}), mmcv_has_ops=True) == []
+    assert check_environment(dict(GOOD, mmdet=None, mmsegmentation=None),
+                             mmcv_has_ops=True) == []
+    problems = check_environment(dict(GOOD, **{host: '0.1.0'}), mmcv_has_ops=True)
+    assert problems and problems[0].startswith(f'{host} 0.1.0 is not supported')
 
 
 def test_mmcv_without_ops_is_refused():

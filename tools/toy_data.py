@@ -1,4 +1,5 @@
-"""Deterministic toy segmentation data for the CPU quickstart.
+"""Deterministic toy segmentation data for the CPU quickstart (a tool, not part of
+the plugin: tools/generate_toy_data.py is its command line).
 
 Writes one set of synthetic images in the real on-disk formats that the stock
 mmdet and mmseg loaders read: COCO panoptic, COCO instance and ADE20K-style
@@ -70,6 +71,8 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from m2f_mm.datasets.panoptic_png import id2rgb
+
 __all__ = ['toy_metainfo', 'toy_dataset_paths', 'find_toy_dataset', 'generate_toy_dataset']
 
 
@@ -93,6 +96,8 @@ _SKY, _GROUND = (i for i, c in enumerate(_CLASSES) if not c.isthing)
 
 # Bumped whenever the generated content changes, so stale data is regenerated.
 _FORMAT_VERSION = 1
+# Written into toy_meta.json; kept from the module's first home so that existing
+# datasets stay recognised.
 _GENERATOR = 'm2f_mm.datasets.toy_data'
 # (COCO split, ADE split, image-id offset); the offset also keys the split's
 # random streams.
@@ -354,7 +359,7 @@ def _write_split(paths: Dict[str, str], split: str, id_offset: int, num_images: 
         for folder in (paths[f'coco_img_{split}'], paths[f'ade_img_{split}']):
             with open(osp.join(folder, f'{stem}.jpg'), 'wb') as f:
                 f.write(buffer.getvalue())
-        _save_png(np.stack([ids % 256, ids // 256 % 256, ids // 256 ** 2], -1).astype(np.uint8),
+        _save_png(id2rgb(ids),
                   osp.join(paths[f'panoptic_seg_{split}'], f'{stem}.png'))
 
         semantic = np.zeros((height, width), np.uint8)

@@ -7,7 +7,7 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData, PixelData
 
-from tests.models.adapters._small_models import build_detector
+from tests.adapters._small_models import build_detector
 
 H, W = 70, 90  # padded to 96 x 96 by the data preprocessor
 

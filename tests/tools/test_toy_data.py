@@ -14,8 +14,7 @@ from mmseg.registry import DATASETS as SEG_DATASETS
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from m2f_mm.datasets.toy_data import (find_toy_dataset, generate_toy_dataset,
-                                      toy_dataset_paths, toy_metainfo)
+from toy_data import find_toy_dataset, generate_toy_dataset, toy_dataset_paths, toy_metainfo
 
 PARAMS = dict(num_train=12, num_val=4, image_size=(64, 80), seed=0)
 SPLITS = ('train', 'val')

@@ -4,7 +4,7 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.structures import SegDataSample
 
-from tests.models.adapters._small_models import build_segmentor
+from tests.adapters._small_models import build_segmentor
 
 H, W = 70, 90
 

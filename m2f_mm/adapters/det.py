@@ -8,20 +8,24 @@ so :class:`Mask2FormerDetector` overrides it; everything else is mmdet's.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
-import torch.nn.functional as F
-from mmdet.evaluation.functional import INSTANCE_OFFSET
-from mmdet.models.detectors import Mask2Former as MMDetMask2Former
-from mmdet.structures import DetDataSample
-from mmdet.structures.mask import BitmapMasks, mask2bbox
-from mmengine.model import BaseModule
-from mmengine.structures import InstanceData, PixelData
-from torch import Tensor
+from m2f_mm.utils.hosts import require_hosts
 
-from m2f_mm.registry import MODELS, qualify_plugin_type
-from ..inference import Mask2FormerInference, resize_mask_logits
-from ..mask2former_head import Mask2FormerHead
-from ..targets import masks_from_label_map
+require_hosts(__name__, 'mmdet')
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from mmdet.evaluation.functional import INSTANCE_OFFSET  # noqa: E402
+from mmdet.models.detectors import Mask2Former as MMDetMask2Former  # noqa: E402
+from mmdet.structures import DetDataSample  # noqa: E402
+from mmdet.structures.mask import BitmapMasks, mask2bbox  # noqa: E402
+from mmengine.model import BaseModule  # noqa: E402
+from mmengine.structures import InstanceData, PixelData  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from m2f_mm.models.inference import Mask2FormerInference, resize_mask_logits  # noqa: E402
+from m2f_mm.models.mask2former_head import Mask2FormerHead  # noqa: E402
+from m2f_mm.models.targets import masks_from_label_map  # noqa: E402
+from m2f_mm.registry import MODELS, qualify_plugin_type  # noqa: E402
 
 __all__ = ['Mask2FormerDetHead', 'Mask2FormerFusionHead', 'Mask2FormerDetector']
 

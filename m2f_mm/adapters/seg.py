@@ -4,14 +4,18 @@ Shape letters: B batch, Q queries, K classes, H x W padded input size.
 """
 from typing import Dict, List, Optional, Sequence
 
-import torch
-from mmseg.structures import SegDataSample
-from torch import Tensor
+from m2f_mm.utils.hosts import require_hosts
 
-from m2f_mm.registry import MODELS
-from ..inference import resize_mask_logits, semantic_inference
-from ..mask2former_head import Mask2FormerHead
-from ..targets import masks_from_label_map
+require_hosts(__name__, 'mmseg')
+
+import torch  # noqa: E402
+from mmseg.structures import SegDataSample  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from m2f_mm.models.inference import resize_mask_logits, semantic_inference  # noqa: E402
+from m2f_mm.models.mask2former_head import Mask2FormerHead  # noqa: E402
+from m2f_mm.models.targets import masks_from_label_map  # noqa: E402
+from m2f_mm.registry import MODELS  # noqa: E402
 
 __all__ = ['Mask2FormerDecodeHead']
 

@@ -13,7 +13,7 @@ from torch import nn
 
 import m2f_mm  # noqa: F401
 
-CONFIGS = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'mask2former')
+CONFIGS = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mask2former')
 FORBIDDEN = (MMDetMask2FormerHead, MSDeformAttnPixelDecoder, Mask2FormerTransformerDecoder,
              MaskFormerFusionHead, HungarianAssigner, MMSegMask2FormerHead)
 MASK2FORMER_WORDS = ('Mask2Former', 'MaskFormer', 'MSDeformAttn', 'Hungarian', 'Masked')
