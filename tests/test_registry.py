@@ -69,7 +69,7 @@ def test_helper_keeps_explicit_scopes(colliding_plugin_class):
 def test_custom_imports_config_builds_plugin_model():
     from mmengine.config import Config
     cfg = Config(dict(custom_imports=dict(imports=['m2f_mm'], allow_failed_imports=False),
-                      head=dict(type='m2f_mm.Mask2FormerInference', num_classes=3)))
+                      loss=dict(type='m2f_mm.Mask2FormerCriterion', num_classes=3)))
     with DefaultScope.overwrite_default_scope('mmdet'):
-        head = mmdet.registry.MODELS.build(cfg.head)
-    assert type(head) is MODELS.module_dict['Mask2FormerInference']
+        loss = mmdet.registry.MODELS.build(cfg.loss)
+    assert type(loss) is MODELS.module_dict['Mask2FormerCriterion']

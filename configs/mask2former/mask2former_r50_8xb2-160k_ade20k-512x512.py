@@ -1,21 +1,7 @@
 # Mask2Former R50, ADE20K semantic, 512x512 crops, 160k iterations (mIoU 47.2 in the paper).
 # mmseg's recipe with m2f_mm's head inside mmseg's stock EncoderDecoder.
-_base_ = [
-    'mmseg::mask2former/mask2former_r50_8xb2-160k_ade20k-512x512.py',
-    '../_base_/mask2former_head_r50.py',
-]
+_base_ = ['mmseg::mask2former/mask2former_r50_8xb2-160k_ade20k-512x512.py',
+          '../_base_/mask2former_r50.py']
+# Replaces the host config's own imports (mmseg's Mask2Former configs import mmdet).
 custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
-
-num_classes = 150
-model = dict(
-    decode_head=dict(
-        _delete_=True,
-        type='m2f_mm.Mask2FormerDecodeHead',
-        num_classes=num_classes,
-        num_queries=100,
-        align_corners=False,
-        pixel_decoder={{_base_.m2f_pixel_decoder}},
-        transformer_decoder={{_base_.m2f_transformer_decoder}},
-        criterion={{_base_.m2f_criterion}},
-        in_channels=[256, 512, 1024, 2048],
-        strides=[4, 8, 16, 32]))
+model = dict(decode_head={{_base_.ade20k_decode_head}})

@@ -2,17 +2,7 @@
 # `python tools/generate_toy_data.py` (written under <repo>/data/toy) and reports PQ,
 # mask AP and mIoU from the one model.
 _base_ = ['mmdet::_base_/default_runtime.py', '../_base_/mask2former_toy.py']
-custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
 default_scope = 'mmdet'
-
-data_root = '{{ fileDirname }}/../../data/toy/coco/'
-num_things_classes = 3
-num_stuff_classes = 2
-metainfo = dict(
-    classes=('circle', 'square', 'triangle', 'sky', 'ground'),
-    thing_classes=('circle', 'square', 'triangle'),
-    stuff_classes=('sky', 'ground'),
-    palette=[(220, 50, 50), (50, 185, 70), (150, 70, 215), (140, 190, 245), (135, 95, 55)])
 
 model = dict(
     type='m2f_mm.Mask2FormerDetector',
@@ -21,26 +11,13 @@ model = dict(
         pad_seg=True, seg_pad_value=255, mean={{_base_.toy_mean}}, std={{_base_.toy_std}},
         bgr_to_rgb=True),
     backbone={{_base_.toy_backbone}},
-    panoptic_head=dict(
-        type='m2f_mm.Mask2FormerDetHead',
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes,
-        in_channels={{_base_.toy_in_channels}},
-        strides=[4, 8, 16, 32],
-        num_queries=16,
-        feat_channels=64,
-        out_channels=64,
-        pixel_decoder={{_base_.toy_pixel_decoder}},
-        transformer_decoder={{_base_.toy_transformer_decoder}},
-        criterion={{_base_.toy_criterion}}),
-    panoptic_fusion_head=dict(
-        type='m2f_mm.Mask2FormerFusionHead',
-        num_things_classes=num_things_classes,
-        num_stuff_classes=num_stuff_classes),
+    panoptic_head={{_base_.toy_det_head}},
+    panoptic_fusion_head=dict(type='m2f_mm.Mask2FormerFusionHead'),
     train_cfg=None,
-    test_cfg=dict(panoptic_on=True, semantic_on=True, instance_on=True, max_per_image=100,
-                  object_mask_thr=0.8, iou_thr=0.8, filter_low_score=True))
+    test_cfg=dict(panoptic_on=True, semantic_on=True, instance_on=True))
 
+data_root = '{{ fileDirname }}/../../data/toy/coco/'
+metainfo = {{_base_.toy_panoptic_metainfo}}
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='m2f_mm.LoadCocoPanopticAnnotations', with_bbox=True, with_mask=True,

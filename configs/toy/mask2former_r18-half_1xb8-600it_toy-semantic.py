@@ -2,14 +2,7 @@
 # for the CPU quickstart. Trains on the ADE20K-style folder written by
 # `python tools/generate_toy_data.py` (under <repo>/data/toy/ade) and reports mIoU.
 _base_ = ['mmseg::_base_/default_runtime.py', '../_base_/mask2former_toy.py']
-custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
 default_scope = 'mmseg'
-
-data_root = '{{ fileDirname }}/../../data/toy/ade/'
-metainfo = dict(
-    classes=('circle', 'square', 'triangle', 'sky', 'ground'),
-    palette=[(220, 50, 50), (50, 185, 70), (150, 70, 215), (140, 190, 245), (135, 95, 55)])
-num_classes = 5
 
 model = dict(
     type='EncoderDecoder',
@@ -17,20 +10,12 @@ model = dict(
         type='SegDataPreProcessor', size_divisor=32, pad_val=0, seg_pad_val=255,
         mean={{_base_.toy_mean}}, std={{_base_.toy_std}}, bgr_to_rgb=True),
     backbone={{_base_.toy_backbone}},
-    decode_head=dict(
-        type='m2f_mm.Mask2FormerDecodeHead',
-        num_classes=num_classes,
-        in_channels={{_base_.toy_in_channels}},
-        strides=[4, 8, 16, 32],
-        num_queries=16,
-        feat_channels=64,
-        out_channels=64,
-        pixel_decoder={{_base_.toy_pixel_decoder}},
-        transformer_decoder={{_base_.toy_transformer_decoder}},
-        criterion={{_base_.toy_criterion}}),
+    decode_head={{_base_.toy_decode_head}},
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))
 
+data_root = '{{ fileDirname }}/../../data/toy/ade/'
+metainfo = {{_base_.toy_semantic_metainfo}}
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

@@ -13,7 +13,6 @@ from m2f_mm.utils.hosts import require_hosts
 require_hosts(__name__, 'mmdet')
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from mmdet.evaluation.functional import INSTANCE_OFFSET  # noqa: E402
 from mmdet.models.detectors import Mask2Former as MMDetMask2Former  # noqa: E402
 from mmdet.structures import DetDataSample  # noqa: E402
@@ -29,10 +28,12 @@ from m2f_mm.registry import MODELS, qualify_plugin_type  # noqa: E402
 
 __all__ = ['Mask2FormerDetHead', 'Mask2FormerFusionHead', 'Mask2FormerDetector']
 
-# mmdet test_cfg key -> Mask2FormerInference argument.
-_TEST_CFG_KEYS = dict(panoptic_on='panoptic_on', semantic_on='semantic_on',
-                      instance_on='instance_on', max_per_image='max_per_image',
-                      object_mask_thr='object_mask_threshold', iou_thr='overlap_threshold')
+# The one translation of mmdet's test_cfg names into Mask2FormerInference's:
+# ``iou_thr`` is in fact the kept fraction of a query's own mask (an area ratio).
+MMDET_TEST_CFG_NAMES = dict(object_mask_thr='object_mask_threshold',
+                            iou_thr='overlap_threshold')
+_INFERENCE_KEYS = ('semantic_on', 'panoptic_on', 'instance_on', 'object_mask_threshold',
+                   'overlap_threshold', 'max_per_image')
 
 
 @MODELS.register_module()
@@ -48,7 +49,7 @@ class Mask2FormerDetHead(Mask2FormerHead):
         **kwargs: :class:`Mask2FormerHead` arguments other than ``num_classes``.
     """
 
-    def __init__(self, num_things_classes: int = 80, num_stuff_classes: int = 53,
+    def __init__(self, num_things_classes: int, num_stuff_classes: int,
                  train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         if train_cfg:
@@ -71,12 +72,10 @@ class Mask2FormerDetHead(Mask2FormerHead):
 
     def predict(self, x: Sequence[Tensor],
                 batch_data_samples: List[DetDataSample]) -> Tuple[Tensor, Tensor]:
-        """Final class logits (B, Q, K + 1) and mask logits (B, Q, H, W) at the padded input size."""
+        """Final class logits (B, Q, K + 1) and mask logits (B, Q, H/4, W/4); the
+        fusion head brings the masks to image pixels."""
         cls_preds, mask_preds = self(x)
-        pad_h, pad_w = batch_data_samples[0].metainfo['batch_input_shape']
-        masks = F.interpolate(mask_preds[-1], size=(pad_h, pad_w), mode='bilinear',
-                              align_corners=False)
-        return cls_preds[-1], masks
+        return cls_preds[-1], mask_preds[-1]
 
     def _targets(self, data_sample: DetDataSample) -> Dict[str, Tensor]:
         instances = data_sample.gt_instances
@@ -100,14 +99,18 @@ class Mask2FormerFusionHead(BaseModule):
     Args:
         num_things_classes: Thing classes.
         num_stuff_classes: Stuff classes.
-        test_cfg: mmdet-style switches and thresholds: ``panoptic_on``,
-            ``semantic_on``, ``instance_on``, ``max_per_image``,
-            ``object_mask_thr``, ``iou_thr`` and ``filter_low_score``
-            (must be True: segments are always cut to mask probability >= 0.5).
+        test_cfg: Switches and thresholds of
+            :class:`~m2f_mm.models.inference.Mask2FormerInference`
+            (``panoptic_on``, ``semantic_on``, ``instance_on``,
+            ``object_mask_threshold``, ``overlap_threshold``,
+            ``max_per_image``); mmdet's names ``object_mask_thr`` and
+            ``iou_thr`` are accepted too (:data:`MMDET_TEST_CFG_NAMES`), and so
+            is mmdet's ``filter_low_score``, which must be True (segments are
+            always cut to mask probability >= 0.5).
         init_cfg: mmengine init config.
     """
 
-    def __init__(self, num_things_classes: int = 80, num_stuff_classes: int = 53,
+    def __init__(self, num_things_classes: int, num_stuff_classes: int,
                  test_cfg: Optional[dict] = None, init_cfg: Optional[dict] = None,
                  **kwargs) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -117,14 +120,14 @@ class Mask2FormerFusionHead(BaseModule):
         if not test_cfg.pop('filter_low_score', True):
             raise ValueError('m2f_mm.Mask2FormerFusionHead: test_cfg.filter_low_score=False is '
                              'not supported (Mask2Former keeps only mask probability >= 0.5)')
-        unknown = set(test_cfg) - set(_TEST_CFG_KEYS)
+        test_cfg = {MMDET_TEST_CFG_NAMES.get(k, k): v for k, v in test_cfg.items()}
+        unknown = set(test_cfg) - set(_INFERENCE_KEYS)
         if unknown:
             raise ValueError(f'm2f_mm.Mask2FormerFusionHead: unknown test_cfg keys {sorted(unknown)}')
         self.num_things_classes = num_things_classes
         self.num_classes = num_things_classes + num_stuff_classes
         self.inference = Mask2FormerInference(
-            num_classes=self.num_classes, num_things_classes=num_things_classes,
-            **{_TEST_CFG_KEYS[k]: v for k, v in test_cfg.items()})
+            num_classes=self.num_classes, num_things_classes=num_things_classes, **test_cfg)
 
     def predict(self, mask_cls_results: Tensor, mask_pred_results: Tensor,
                 batch_data_samples: List[DetDataSample], rescale: bool = False) -> List[dict]:
@@ -132,15 +135,16 @@ class Mask2FormerFusionHead(BaseModule):
 
         Args:
             mask_cls_results: (B, Q, K + 1).
-            mask_pred_results: (B, Q, H, W) at the padded input size.
-            batch_data_samples: Their metainfo gives img_shape and ori_shape.
+            mask_pred_results: (B, Q, H/4, W/4) for the padded input.
+            batch_data_samples: Their metainfo gives batch_input_shape,
+                img_shape and ori_shape.
             rescale: Resize to the original image size.
         """
         results = []
         for cls_logits, mask_logits, ds in zip(mask_cls_results, mask_pred_results,
                                                batch_data_samples):
             meta = ds.metainfo
-            masks = resize_mask_logits(mask_logits, mask_logits.shape[-2:], meta['img_shape'],
+            masks = resize_mask_logits(mask_logits, meta['batch_input_shape'], meta['img_shape'],
                                        meta['ori_shape'] if rescale else None)
             outputs = self.inference(cls_logits, masks)
             result = {}
@@ -175,11 +179,16 @@ class Mask2FormerDetector(MMDetMask2Former):
 
     Bare ``type`` names of ``panoptic_head`` and ``panoptic_fusion_head``
     resolve to m2f_mm's classes first (mmdet has classes of the same names).
+    The fusion head takes its class counts from ``panoptic_head`` unless its
+    own config sets them, so a config states them once.
     """
 
     def __init__(self, *args, panoptic_head: dict, panoptic_fusion_head: dict, **kwargs) -> None:
-        super().__init__(*args, panoptic_head=qualify_plugin_type(panoptic_head),
-                         panoptic_fusion_head=qualify_plugin_type(panoptic_fusion_head), **kwargs)
+        heads = [qualify_plugin_type(panoptic_head), qualify_plugin_type(panoptic_fusion_head)]
+        for key in ('num_things_classes', 'num_stuff_classes'):
+            if key in heads[0]:
+                heads[1].setdefault(key, heads[0][key])
+        super().__init__(*args, panoptic_head=heads[0], panoptic_fusion_head=heads[1], **kwargs)
 
     def add_pred_to_datasample(self, data_samples: List[DetDataSample],
                                results_list: List[dict]) -> List[DetDataSample]:

@@ -14,7 +14,7 @@ from torch import Tensor  # noqa: E402
 
 from m2f_mm.models.inference import resize_mask_logits, semantic_inference  # noqa: E402
 from m2f_mm.models.mask2former_head import Mask2FormerHead  # noqa: E402
-from m2f_mm.models.targets import masks_from_label_map  # noqa: E402
+from m2f_mm.models.targets import IGNORE_INDEX, masks_from_label_map  # noqa: E402
 from m2f_mm.registry import MODELS  # noqa: E402
 
 __all__ = ['Mask2FormerDecodeHead']
@@ -33,8 +33,8 @@ class Mask2FormerDecodeHead(Mask2FormerHead):
         **kwargs: :class:`Mask2FormerHead` arguments other than ``num_classes``.
     """
 
-    def __init__(self, num_classes: int, ignore_index: int = 255, align_corners: bool = False,
-                 **kwargs) -> None:
+    def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX,
+                 align_corners: bool = False, **kwargs) -> None:
         super().__init__(num_classes=num_classes, **kwargs)
         self.ignore_index = ignore_index
         self.align_corners = align_corners
@@ -55,7 +55,7 @@ class Mask2FormerDecodeHead(Mask2FormerHead):
         """Semantic scores (B, K, H, W) at the padded input size, as mmseg expects."""
         cls_preds, mask_preds = self(inputs)
         meta = batch_img_metas[0]
-        size = meta.get('pad_shape', meta['img_shape'])[:2]
+        pad_size = meta.get('pad_shape', meta['img_shape'])[:2]
         return torch.stack([
-            semantic_inference(cls_logits, resize_mask_logits(mask_logits, size, size))
+            semantic_inference(cls_logits, resize_mask_logits(mask_logits, pad_size))
             for cls_logits, mask_logits in zip(cls_preds[-1], mask_preds[-1])])

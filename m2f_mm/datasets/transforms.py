@@ -13,12 +13,11 @@ import numpy as np  # noqa: E402
 from mmdet.datasets.transforms import LoadAnnotations  # noqa: E402
 from mmdet.structures.mask import BitmapMasks  # noqa: E402
 
+from m2f_mm.models.targets import IGNORE_INDEX  # noqa: E402
 from m2f_mm.registry import TRANSFORMS  # noqa: E402
 from .panoptic_png import PanopticFormatError, read_panoptic_png  # noqa: E402
 
 __all__ = ['LoadCocoPanopticAnnotations']
-
-IGNORE_LABEL = 255
 
 
 @TRANSFORMS.register_module()
@@ -39,7 +38,7 @@ class LoadCocoPanopticAnnotations(LoadAnnotations):
     - ``gt_bboxes_labels``: (N,) int64 (``with_label``);
     - ``gt_masks``: BitmapMasks (N, H, W), one per segment with ``is_thing``,
       in ``segments_info`` order (``with_mask``);
-    - ``gt_seg_map``: (H, W) int32, each segment's ``category``, 255 on VOID
+    - ``gt_seg_map``: (H, W) int32, each segment's ``category``, ``IGNORE_INDEX`` on VOID
       and on pixels of unlisted ids (``with_seg``).
 
     Masks and the map are skipped when ``seg_map_path`` is None (inference
@@ -92,7 +91,7 @@ class LoadCocoPanopticAnnotations(LoadAnnotations):
         if 'ori_shape' in results and tuple(results['ori_shape']) != ids.shape:
             raise PanopticFormatError(f'{path}: PNG is {ids.shape}, '
                                       f'the image is {tuple(results["ori_shape"])}')
-        seg_map = np.full(ids.shape, IGNORE_LABEL, dtype=np.int32)
+        seg_map = np.full(ids.shape, IGNORE_INDEX, dtype=np.int32)
         thing_masks = []
         for segment in results['segments_info']:
             mask = ids == segment['id']

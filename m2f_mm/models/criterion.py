@@ -32,12 +32,17 @@ class Mask2FormerCriterion(nn.Module):
 
     Args:
         num_classes: K, classes without "no object".
-        matcher: Config of the matcher, built in m2f_mm's TASK_UTILS scope.
+        matcher: Config of the matcher, built in m2f_mm's TASK_UTILS scope. Its
+            cost weights and number of points default to this loss's own
+            (``cost_class=class_weight``, ``cost_mask=mask_weight``,
+            ``cost_dice=dice_weight``, ``num_points``), as in the reference;
+            set them here only to match on other terms than the loss.
         class_weight: Weight of the cross-entropy class loss.
         mask_weight: Weight of the binary cross-entropy mask loss.
         dice_weight: Weight of the dice mask loss.
         no_object_weight: Weight of the "no object" class inside the cross-entropy.
-        num_points: T, points per matched mask for point-sampled losses.
+        num_points: T, points per matched mask for point-sampled losses
+            (12544 = 112 x 112 in the paper).
         oversample_ratio: Candidates per point for importance sampling.
         importance_sample_ratio: Fraction of the T points chosen by uncertainty.
         point_sampled: If False, the mask losses use every pixel of the targets
@@ -45,16 +50,16 @@ class Mask2FormerCriterion(nn.Module):
             its memory comparison.
     """
 
-    def __init__(self, num_classes: int,
-                 matcher: dict = dict(type='HungarianMatcher', cost_class=2.0, cost_mask=5.0,
-                                      cost_dice=5.0, num_points=12544),
+    def __init__(self, num_classes: int, matcher: dict = dict(type='HungarianMatcher'),
                  class_weight: float = 2.0, mask_weight: float = 5.0,
                  dice_weight: float = 5.0, no_object_weight: float = 0.1,
                  num_points: int = 12544, oversample_ratio: float = 3.0,
                  importance_sample_ratio: float = 0.75, point_sampled: bool = True) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.matcher = build_in_plugin_scope(matcher, TASK_UTILS)
+        self.matcher = build_in_plugin_scope(
+            dict(dict(cost_class=class_weight, cost_mask=mask_weight, cost_dice=dice_weight,
+                      num_points=num_points), **matcher), TASK_UTILS)
         self.class_weight = class_weight
         self.mask_weight = mask_weight
         self.dice_weight = dice_weight

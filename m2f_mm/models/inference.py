@@ -6,40 +6,41 @@ h x w predicted mask size, H x W output size, D detections.
 Host-independent: results are plain tensors and dicts; the mmdet and mmseg
 adapters turn them into their data samples.
 """
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from m2f_mm.registry import MODELS
-
 __all__ = ['resize_mask_logits', 'semantic_inference', 'panoptic_inference',
            'instance_inference', 'Mask2FormerInference']
 
 
-def resize_mask_logits(mask_logits: Tensor, pad_size: Sequence[int], img_size: Sequence[int],
+def resize_mask_logits(mask_logits: Tensor, pad_size: Sequence[int],
+                       img_size: Optional[Sequence[int]] = None,
                        ori_size: Optional[Sequence[int]] = None) -> Tensor:
-    """Bring mask logits back to image pixels.
+    """Bring 1/4-resolution mask logits back to image pixels: the one data path
+    of both adapters.
 
-    Upsamples to the padded input size, crops the padding away and, when
-    ``ori_size`` is given, resizes to the original image size (bilinear,
-    align_corners=False at each step).
+    Upsamples to the padded network input, crops the padding away when
+    ``img_size`` is given, then resizes to ``ori_size`` when given and
+    different (bilinear, align_corners=False at each step). mmseg crops and
+    resizes itself, so its adapter passes ``pad_size`` alone.
 
     Args:
         mask_logits: (Q, h, w).
         pad_size: (H_pad, W_pad) of the network input.
         img_size: (H_img, W_img) of the resized image inside the padding.
-        ori_size: (H, W) of the original image, or None to stay at img_size.
+        ori_size: (H, W) of the original image.
 
     Returns:
-        (Q, H, W) mask logits.
+        (Q, H, W) mask logits at ``ori_size``, else ``img_size``, else ``pad_size``.
     """
-    masks = mask_logits[None]
-    if tuple(pad_size[:2]) != tuple(masks.shape[-2:]):
-        masks = F.interpolate(masks, size=tuple(pad_size[:2]), mode='bilinear',
-                              align_corners=False)
-    masks = masks[..., :img_size[0], :img_size[1]]
+    masks = F.interpolate(mask_logits[None], size=tuple(pad_size[:2]), mode='bilinear',
+                          align_corners=False)
+    if img_size is not None:
+        masks = masks[..., :img_size[0], :img_size[1]]
     if ori_size is not None and tuple(ori_size[:2]) != tuple(masks.shape[-2:]):
         masks = F.interpolate(masks, size=tuple(ori_size[:2]), mode='bilinear',
                               align_corners=False)
@@ -61,8 +62,8 @@ def semantic_inference(cls_logits: Tensor, mask_logits: Tensor) -> Tensor:
 
 
 def panoptic_inference(cls_logits: Tensor, mask_logits: Tensor, num_things: int,
-                       object_mask_threshold: float = 0.8,
-                       overlap_threshold: float = 0.8) -> Tuple[Tensor, List[dict]]:
+                       object_mask_threshold: float,
+                       overlap_threshold: float) -> Tuple[Tensor, List[dict]]:
     """Non-overlapping panoptic segments from confident queries.
 
     Queries predicting "no object" or scoring <= ``object_mask_threshold`` are
@@ -114,7 +115,7 @@ def panoptic_inference(cls_logits: Tensor, mask_logits: Tensor, num_things: int,
     return segment_map, segments
 
 
-def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: int = 100,
+def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: int,
                        num_things: Optional[int] = None) -> Dict[str, Tensor]:
     """Top-scoring (query, class) pairs as instance detections.
 
@@ -146,9 +147,10 @@ def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: i
     return dict(labels=labels[order], scores=scores[order], masks=masks[order])
 
 
-@MODELS.register_module()
+@dataclass
 class Mask2FormerInference:
-    """Switchable semantic / panoptic / instance inference from one prediction.
+    """Switchable semantic / panoptic / instance inference from one prediction;
+    the one place that holds the inference defaults.
 
     Args:
         num_classes: K.
@@ -158,23 +160,24 @@ class Mask2FormerInference:
         panoptic_on: Produce panoptic segments.
         instance_on: Produce instance detections.
         object_mask_threshold: See :func:`panoptic_inference`.
-        overlap_threshold: See :func:`panoptic_inference`.
+        overlap_threshold: See :func:`panoptic_inference` (an area ratio, which
+            mmdet's test_cfg calls ``iou_thr``).
         max_per_image: See :func:`instance_inference`.
     """
 
-    def __init__(self, num_classes: int, num_things_classes: Optional[int] = None,
-                 semantic_on: bool = False, panoptic_on: bool = True, instance_on: bool = False,
-                 object_mask_threshold: float = 0.8, overlap_threshold: float = 0.8,
-                 max_per_image: int = 100) -> None:
-        self.num_classes = num_classes
-        self.num_things_classes = num_classes if num_things_classes is None else num_things_classes
-        self.semantic_on = semantic_on
-        self.panoptic_on = panoptic_on
-        self.instance_on = instance_on
-        self.object_mask_threshold = object_mask_threshold
-        self.overlap_threshold = overlap_threshold
-        self.max_per_image = max_per_image
-        if not (semantic_on or panoptic_on or instance_on):
+    num_classes: int
+    num_things_classes: Optional[int] = None
+    semantic_on: bool = False
+    panoptic_on: bool = True
+    instance_on: bool = False
+    object_mask_threshold: float = 0.8
+    overlap_threshold: float = 0.8
+    max_per_image: int = 100
+
+    def __post_init__(self) -> None:
+        if self.num_things_classes is None:
+            self.num_things_classes = self.num_classes
+        if not (self.semantic_on or self.panoptic_on or self.instance_on):
             raise ValueError('Mask2FormerInference: set at least one of semantic_on, '
                              'panoptic_on, instance_on')
 

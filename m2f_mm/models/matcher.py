@@ -30,11 +30,14 @@ class HungarianMatcher:
         cost_class: Weight of the class cost, minus the target class's probability.
         cost_mask: Weight of the mean binary cross-entropy over the points.
         cost_dice: Weight of the dice cost (+1 smoothing) over the points.
-        num_points: T, points per image (12544 = 112 x 112 in the paper).
+        num_points: T, points per image.
+
+    :class:`~m2f_mm.models.Mask2FormerCriterion` fills all four in from its
+    loss weights and number of points unless its ``matcher`` config sets them.
     """
 
-    def __init__(self, cost_class: float = 2.0, cost_mask: float = 5.0,
-                 cost_dice: float = 5.0, num_points: int = 12544) -> None:
+    def __init__(self, cost_class: float, cost_mask: float, cost_dice: float,
+                 num_points: int) -> None:
         self.cost_class = cost_class
         self.cost_mask = cost_mask
         self.cost_dice = cost_dice

@@ -1,12 +1,9 @@
 """Mask2Former's pixel decoder: a deformable-attention encoder over the
 coarsest feature levels plus one FPN step to stride 4.
 
-Shape letters: B batch, C_i channels of backbone level i, C feat_channels,
-E out_channels, H_i x W_i size of backbone level i, h_l x w_l size of encoder
+Shape letters: B batch, C_i channels of backbone level i, C embed_dims,
+E mask_channels, H_i x W_i size of backbone level i, h_l x w_l size of encoder
 level l, S = sum_l h_l * w_l, L num_encoder_levels.
-
-Module names follow the reference (detectron2) checkpoint, so converting its
-weights is close to an identity mapping.
 """
 from typing import List, Optional, Sequence, Tuple
 
@@ -42,14 +39,14 @@ class _ConvNorm(nn.Conv2d):
 class _EncoderLayer(nn.Module):
     """Post-norm layer: deformable self-attention, then a ReLU FFN."""
 
-    def __init__(self, channels: int, num_heads: int, num_levels: int, num_points: int,
+    def __init__(self, embed_dims: int, num_heads: int, num_levels: int, num_points: int,
                  ffn_channels: int) -> None:
         super().__init__()
-        self.self_attn = MSDeformAttn(channels, num_heads, num_levels, num_points)
-        self.norm1 = nn.LayerNorm(channels)
-        self.linear1 = nn.Linear(channels, ffn_channels)
-        self.linear2 = nn.Linear(ffn_channels, channels)
-        self.norm2 = nn.LayerNorm(channels)
+        self.self_attn = MSDeformAttn(embed_dims, num_heads, num_levels, num_points)
+        self.norm1 = nn.LayerNorm(embed_dims)
+        self.linear1 = nn.Linear(embed_dims, ffn_channels)
+        self.linear2 = nn.Linear(ffn_channels, embed_dims)
+        self.norm2 = nn.LayerNorm(embed_dims)
 
     def forward(self, x: Tensor, pos: Tensor, reference_points: Tensor,
                 spatial_shapes: Tensor, level_start_index: Tensor) -> Tensor:
@@ -77,11 +74,11 @@ class _Transformer(nn.Module):
     """Flattens the encoder levels, adds sine + level position embeddings,
     runs the encoder and splits the result back into maps."""
 
-    def __init__(self, channels: int, num_levels: int, **encoder_kwargs) -> None:
+    def __init__(self, embed_dims: int, num_levels: int, **encoder_kwargs) -> None:
         super().__init__()
-        self.level_embed = nn.Parameter(torch.empty(num_levels, channels))
-        self.encoder = _Encoder(channels=channels, num_levels=num_levels, **encoder_kwargs)
-        self.position_encoding = SinePositionalEncoding(channels // 2)
+        self.level_embed = nn.Parameter(torch.empty(num_levels, embed_dims))
+        self.encoder = _Encoder(embed_dims=embed_dims, num_levels=num_levels, **encoder_kwargs)
+        self.position_encoding = SinePositionalEncoding(embed_dims // 2)
 
     def forward(self, maps: List[Tensor]) -> List[Tensor]:
         """L maps (B, C, h_l, w_l), coarsest first -> the encoded maps, same shapes."""
@@ -125,19 +122,21 @@ class MSDeformAttnPixelDecoder(nn.Module):
     Args:
         in_channels: C_i of every input level.
         strides: Stride of every input level, strictly increasing.
-        feat_channels: C, width of the encoder and of the FPN.
-        out_channels: E, width of the per-pixel mask features.
+        embed_dims: C, width of the encoder and of the FPN.
+        mask_channels: E, width of the per-pixel mask features.
         num_encoder_levels: L, number of (coarsest) levels in the encoder.
         num_layers: Encoder layers.
         num_heads: Attention heads.
         num_points: Sampling points per head and level.
         ffn_channels: Hidden width of the encoder FFN.
         num_groups: GroupNorm groups.
+
+    :class:`~m2f_mm.models.Mask2FormerHead` fills in the sizes it owns
+    (``in_channels`` to ``mask_channels``).
     """
 
-    def __init__(self, in_channels: Sequence[int] = (256, 512, 1024, 2048),
-                 strides: Sequence[int] = (4, 8, 16, 32), feat_channels: int = 256,
-                 out_channels: int = 256, num_encoder_levels: int = 3, num_layers: int = 6,
+    def __init__(self, in_channels: Sequence[int], strides: Sequence[int], embed_dims: int,
+                 mask_channels: int, num_encoder_levels: int = 3, num_layers: int = 6,
                  num_heads: int = 8, num_points: int = 4, ffn_channels: int = 1024,
                  num_groups: int = 32) -> None:
         super().__init__()
@@ -154,19 +153,18 @@ class MSDeformAttnPixelDecoder(nn.Module):
         self.num_encoder_levels = num_encoder_levels
         # Index 0 projects the coarsest level, matching the reference order.
         self.input_proj = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(c, feat_channels, 1), nn.GroupNorm(num_groups, feat_channels))
+            nn.Sequential(nn.Conv2d(c, embed_dims, 1), nn.GroupNorm(num_groups, embed_dims))
             for c in reversed(self.in_channels[-num_encoder_levels:]))
         self.transformer = _Transformer(
-            feat_channels, num_encoder_levels, num_layers=num_layers, num_heads=num_heads,
+            embed_dims, num_encoder_levels, num_layers=num_layers, num_heads=num_heads,
             num_points=num_points, ffn_channels=ffn_channels)
         lateral_channels = self.in_channels[-num_encoder_levels - 1]
-        self.adapter_1 = _ConvNorm(lateral_channels, feat_channels, 1, bias=False,
-                                   norm=nn.GroupNorm(num_groups, feat_channels))
-        self.layer_1 = _ConvNorm(feat_channels, feat_channels, 3, padding=1, bias=False,
-                                 norm=nn.GroupNorm(num_groups, feat_channels),
+        self.adapter_1 = _ConvNorm(lateral_channels, embed_dims, 1, bias=False,
+                                   norm=nn.GroupNorm(num_groups, embed_dims))
+        self.layer_1 = _ConvNorm(embed_dims, embed_dims, 3, padding=1, bias=False,
+                                 norm=nn.GroupNorm(num_groups, embed_dims),
                                  activation=nn.ReLU())
-        self.mask_features = nn.Conv2d(feat_channels, out_channels, 1)
-        self.init_weights()
+        self.mask_features = nn.Conv2d(embed_dims, mask_channels, 1)
 
     def init_weights(self) -> None:
         """Initialise as the reference: xavier for the projections and the

@@ -7,10 +7,14 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['masks_from_label_map']
+__all__ = ['IGNORE_INDEX', 'masks_from_label_map']
+
+# Label of ignored and padded pixels in semantic label maps (mmseg's and
+# mmdet's convention); never a mask target.
+IGNORE_INDEX = 255
 
 
-def masks_from_label_map(label_map: Tensor, ignore_index: int = 255,
+def masks_from_label_map(label_map: Tensor, ignore_index: int = IGNORE_INDEX,
                          label_range: Optional[Tuple[int, int]] = None) -> Tuple[Tensor, Tensor]:
     """One binary mask per label present in a label map.
 

@@ -1,11 +1,8 @@
 """Mask2Former's masked-attention transformer decoder and its prediction head.
 
-Shape letters: B batch, Q queries, C hidden channels, K classes (K + 1 logits,
-the last is "no object"), N attention heads, L feature levels,
+Shape letters: B batch, Q queries, C embed_dims, E mask_channels, K classes
+(K + 1 logits, the last is "no object"), N attention heads, L feature levels,
 h_l x w_l size of level l, h x w size of the per-pixel embedding (1/4 input).
-
-Sub-module names mirror the reference implementation's checkpoint
-(``sem_seg_head.predictor.*``) so that converted weights load by name.
 """
 from typing import List, Optional, Tuple
 
@@ -20,24 +17,24 @@ from .layers.positional_encoding import SinePositionalEncoding
 __all__ = ['MaskedAttentionDecoder']
 
 
-class _AttentionLayer(nn.Module):
+class _ResidualAttention(nn.Module):
     """Post-norm residual attention: ``norm(x + attn(x + x_pos, mem + mem_pos, mem))``.
 
     ``nn.MultiheadAttention`` with ``need_weights=False`` dispatches to the
     fused scaled-dot-product kernel and falls back to the exact math path by
-    itself, so the choice is made in one place (torch).
+    itself, so the choice is made in one place (torch). Subclasses name the
+    attention as the reference checkpoint does.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, attn_name: str) -> None:
+    def __init__(self, embed_dims: int) -> None:
         super().__init__()
-        self.attn_name = attn_name
-        setattr(self, attn_name, nn.MultiheadAttention(embed_dims, num_heads, batch_first=True))
         self.norm = nn.LayerNorm(embed_dims)
 
-    def forward(self, x: Tensor, x_pos: Tensor, memory: Tensor, memory_pos: Tensor,
-                attn_mask: Optional[Tensor] = None) -> Tensor:
+    def _attend(self, attn: nn.MultiheadAttention, x: Tensor, x_pos: Tensor, memory: Tensor,
+                memory_pos: Tensor, attn_mask: Optional[Tensor] = None) -> Tensor:
         """
         Args:
+            attn: The attention module.
             x: (B, Q, C) queries.
             x_pos: (B, Q, C) query position embedding.
             memory: (B, S, C) keys/values (S = Q for self-attention).
@@ -47,10 +44,34 @@ class _AttentionLayer(nn.Module):
         Returns:
             (B, Q, C).
         """
-        attn = getattr(self, self.attn_name)
         out = attn(x + x_pos, memory + memory_pos, memory, attn_mask=attn_mask,
                    need_weights=False)[0]
         return self.norm(x + out)
+
+
+class _CrossAttentionLayer(_ResidualAttention):
+    """Masked cross-attention from the queries to one feature level."""
+
+    def __init__(self, embed_dims: int, num_heads: int) -> None:
+        super().__init__(embed_dims)
+        self.multihead_attn = nn.MultiheadAttention(embed_dims, num_heads, batch_first=True)
+
+    def forward(self, x: Tensor, x_pos: Tensor, memory: Tensor, memory_pos: Tensor,
+                attn_mask: Tensor) -> Tensor:
+        """See :meth:`_ResidualAttention._attend`."""
+        return self._attend(self.multihead_attn, x, x_pos, memory, memory_pos, attn_mask)
+
+
+class _SelfAttentionLayer(_ResidualAttention):
+    """Self-attention among the queries."""
+
+    def __init__(self, embed_dims: int, num_heads: int) -> None:
+        super().__init__(embed_dims)
+        self.self_attn = nn.MultiheadAttention(embed_dims, num_heads, batch_first=True)
+
+    def forward(self, x: Tensor, x_pos: Tensor) -> Tensor:
+        """(B, Q, C) queries and their position embedding -> (B, Q, C)."""
+        return self._attend(self.self_attn, x, x_pos, x, x_pos)
 
 
 class _FFNLayer(nn.Module):
@@ -98,42 +119,44 @@ class MaskedAttentionDecoder(BaseModule):
     Args:
         num_classes: K, number of classes (without "no object").
         in_channels: Channels of the multi-scale features from the pixel decoder.
-        hidden_dim: C, decoder width.
-        mask_dim: Channels of the per-pixel embedding (mask features).
+        embed_dims: C, decoder width.
+        mask_channels: E, channels of the per-pixel embedding (mask features).
         num_queries: Q.
         num_heads: N.
         ffn_channels: FFN hidden width.
         num_layers: Decoder layers (9 = 3 rounds over 3 levels).
         num_feature_levels: L.
         init_cfg: mmengine init config.
+
+    :class:`~m2f_mm.models.Mask2FormerHead` fills in the sizes it owns
+    (``num_classes`` to ``num_queries``).
     """
 
-    def __init__(self, num_classes: int, in_channels: int = 256, hidden_dim: int = 256,
-                 mask_dim: int = 256, num_queries: int = 100, num_heads: int = 8,
-                 ffn_channels: int = 2048, num_layers: int = 9, num_feature_levels: int = 3,
+    def __init__(self, num_classes: int, in_channels: int, embed_dims: int, mask_channels: int,
+                 num_queries: int, num_heads: int = 8, ffn_channels: int = 2048,
+                 num_layers: int = 9, num_feature_levels: int = 3,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.num_classes = num_classes
         self.num_heads = num_heads
         self.num_layers = num_layers
         self.num_feature_levels = num_feature_levels
-        self.pe_layer = SinePositionalEncoding(hidden_dim // 2)
-        self.query_feat = nn.Embedding(num_queries, hidden_dim)
-        self.query_embed = nn.Embedding(num_queries, hidden_dim)
-        self.level_embed = nn.Embedding(num_feature_levels, hidden_dim)
+        self.pe_layer = SinePositionalEncoding(embed_dims // 2)
+        self.query_feat = nn.Embedding(num_queries, embed_dims)
+        self.query_embed = nn.Embedding(num_queries, embed_dims)
+        self.level_embed = nn.Embedding(num_feature_levels, embed_dims)
         # No parameters when the widths already match, like the reference.
         self.input_proj = nn.ModuleList(
-            nn.Conv2d(in_channels, hidden_dim, 1) if in_channels != hidden_dim else nn.Sequential()
+            nn.Conv2d(in_channels, embed_dims, 1) if in_channels != embed_dims else nn.Sequential()
             for _ in range(num_feature_levels))
         self.transformer_cross_attention_layers = nn.ModuleList(
-            _AttentionLayer(hidden_dim, num_heads, 'multihead_attn') for _ in range(num_layers))
+            _CrossAttentionLayer(embed_dims, num_heads) for _ in range(num_layers))
         self.transformer_self_attention_layers = nn.ModuleList(
-            _AttentionLayer(hidden_dim, num_heads, 'self_attn') for _ in range(num_layers))
+            _SelfAttentionLayer(embed_dims, num_heads) for _ in range(num_layers))
         self.transformer_ffn_layers = nn.ModuleList(
-            _FFNLayer(hidden_dim, ffn_channels) for _ in range(num_layers))
-        self.decoder_norm = nn.LayerNorm(hidden_dim)
-        self.class_embed = nn.Linear(hidden_dim, num_classes + 1)
-        self.mask_embed = _MLP(hidden_dim, hidden_dim, mask_dim, 3)
+            _FFNLayer(embed_dims, ffn_channels) for _ in range(num_layers))
+        self.decoder_norm = nn.LayerNorm(embed_dims)
+        self.class_embed = nn.Linear(embed_dims, num_classes + 1)
+        self.mask_embed = _MLP(embed_dims, embed_dims, mask_channels, 3)
 
     def init_weights(self) -> None:
         """Xavier-uniform init of the decoder layers' matrices, as the reference."""
@@ -149,13 +172,14 @@ class MaskedAttentionDecoder(BaseModule):
                 nn.init.kaiming_uniform_(proj.weight, a=1)
                 nn.init.zeros_(proj.bias)
 
-    def forward(self, multi_scale_features: List[Tensor],
-                mask_features: Tensor) -> Tuple[List[Tensor], List[Tensor]]:
-        """Decode queries against the multi-scale features.
+    def forward(self, mask_features: Tensor,
+                multi_scale_features: List[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
+        """Decode queries against the multi-scale features (the pixel decoder's
+        outputs, in its order).
 
         Args:
+            mask_features: (B, E, h, w) per-pixel embedding.
             multi_scale_features: L maps (B, C_in, h_l, w_l), lowest resolution first.
-            mask_features: (B, C_mask, h, w) per-pixel embedding.
 
         Returns:
             ``num_layers + 1`` class logits (B, Q, K + 1) and as many mask
@@ -184,7 +208,7 @@ class MaskedAttentionDecoder(BaseModule):
             level = i % self.num_feature_levels
             query = self.transformer_cross_attention_layers[i](
                 query, query_pos, memories[level], memory_pos[level], attn_mask=attn_mask)
-            query = self.transformer_self_attention_layers[i](query, query_pos, query, query_pos)
+            query = self.transformer_self_attention_layers[i](query, query_pos)
             query = self.transformer_ffn_layers[i](query)
             next_size = sizes[(i + 1) % self.num_feature_levels]
             cls_pred, mask_pred, attn_mask = self._predict(query, mask_features, next_size)
@@ -198,7 +222,7 @@ class MaskedAttentionDecoder(BaseModule):
 
         Args:
             query: (B, Q, C) decoder output.
-            mask_features: (B, C_mask, h, w).
+            mask_features: (B, E, h, w).
             attn_size: (h_l, w_l) of the level the next layer attends to.
 
         Returns:

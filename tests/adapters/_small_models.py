@@ -6,19 +6,20 @@ from mmengine.registry import DefaultScope, MODELS
 
 SMALL_HEAD = dict(
     in_channels=[64, 128, 256, 512], strides=[4, 8, 16, 32], num_queries=12,
-    feat_channels=32, out_channels=32,
+    embed_dims=32, mask_channels=32,
     pixel_decoder=dict(type='MSDeformAttnPixelDecoder', num_layers=1, num_heads=4,
                        ffn_channels=64),
-    transformer_decoder=dict(num_heads=4, ffn_channels=64, num_layers=3),
-    criterion=dict(type='Mask2FormerCriterion', num_points=256,
-                   matcher=dict(type='HungarianMatcher', num_points=256)))
+    transformer_decoder=dict(type='MaskedAttentionDecoder', num_heads=4, ffn_channels=64,
+                             num_layers=3),
+    criterion=dict(type='Mask2FormerCriterion', num_points=256))
 BACKBONE = dict(type='ResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
                 norm_cfg=dict(type='BN', requires_grad=True), style='pytorch')
 MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
 
 
-def build_detector(num_things=3, num_stuff=2, **test_cfg):
-    """A Mask2FormerDetector built in mmdet's scope, like a config would."""
+def build_detector(num_things=3, num_stuff=2, fusion_overrides=None, **test_cfg):
+    """A Mask2FormerDetector built in mmdet's scope, like a config would; the class
+    counts are given once, to the panoptic head."""
     test_cfg = dict(dict(panoptic_on=True, semantic_on=True, instance_on=True), **test_cfg)
     cfg = dict(
         type='m2f_mm.Mask2FormerDetector',
@@ -27,8 +28,7 @@ def build_detector(num_things=3, num_stuff=2, **test_cfg):
         backbone=BACKBONE,
         panoptic_head=dict(type='Mask2FormerDetHead', num_things_classes=num_things,
                            num_stuff_classes=num_stuff, **copy.deepcopy(SMALL_HEAD)),
-        panoptic_fusion_head=dict(type='Mask2FormerFusionHead', num_things_classes=num_things,
-                                  num_stuff_classes=num_stuff),
+        panoptic_fusion_head=dict(type='Mask2FormerFusionHead', **(fusion_overrides or {})),
         train_cfg=None, test_cfg=test_cfg)
     with DefaultScope.overwrite_default_scope('mmdet'):
         return MODELS.build(cfg)

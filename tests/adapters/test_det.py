@@ -89,5 +89,24 @@ def test_head_rejects_mmdet_train_cfg():
     from mmengine.registry import DefaultScope, MODELS
     with DefaultScope.overwrite_default_scope('mmdet'), \
             pytest.raises(ValueError, match='train_cfg must be empty'):
-        MODELS.build(dict(type='m2f_mm.Mask2FormerDetHead', in_channels=[8], strides=[4],
+        MODELS.build(dict(type='m2f_mm.Mask2FormerDetHead', num_things_classes=3,
+                          num_stuff_classes=2, in_channels=[8], strides=[4],
                           train_cfg=dict(num_points=12544)))
+
+
+def test_mmdet_test_cfg_names_are_translated():
+    detector = build_detector(object_mask_thr=0.6, iou_thr=0.7, max_per_image=50,
+                              filter_low_score=True)
+    inference = detector.panoptic_fusion_head.inference
+    assert (inference.object_mask_threshold, inference.overlap_threshold) == (0.6, 0.7)
+    assert inference.max_per_image == 50
+
+
+def test_fusion_head_takes_the_class_counts_of_the_panoptic_head():
+    detector = build_detector(num_things=4, num_stuff=1)
+    for head in (detector.panoptic_head, detector.panoptic_fusion_head):
+        assert (head.num_things_classes, head.num_classes) == (4, 5)
+    # Its own setting wins.
+    detector = build_detector(num_things=4, num_stuff=1,
+                              fusion_overrides=dict(num_stuff_classes=0))
+    assert detector.panoptic_fusion_head.num_classes == 4

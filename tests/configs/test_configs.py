@@ -36,18 +36,28 @@ def test_config_builds(path):
 
 
 def test_paper_recipes_keep_the_reference_defaults():
+    """The settings the R50 panoptic config runs with (the code's defaults, which the
+    config does not restate), checked on the model it builds."""
     cfg = Config.fromfile(osp.join(CONFIG_DIR, 'mask2former',
                                    'mask2former_r50_8xb2-lsj-50e_coco-panoptic.py'))
-    head = cfg.model.panoptic_head
-    assert head.num_queries == 100
-    assert head.pixel_decoder.num_layers == 6 and head.pixel_decoder.ffn_channels == 1024
-    assert head.transformer_decoder.num_layers == 9
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    head = model.panoptic_head
+    assert head.num_queries == 100 and head.num_classes == 133
+    encoder_layers = head.pixel_decoder.transformer.encoder.layers
+    assert len(encoder_layers) == 6 and encoder_layers[0].linear1.out_features == 1024
+    assert head.predictor.num_layers == 9
     crit = head.criterion
-    assert (crit.class_weight, crit.mask_weight, crit.dice_weight, crit.no_object_weight) == \
-        (2.0, 5.0, 5.0, 0.1)
+    assert (crit.class_weight, crit.mask_weight, crit.dice_weight) == (2.0, 5.0, 5.0)
+    assert crit.empty_weight[-1].item() == pytest.approx(0.1)
     assert (crit.num_points, crit.oversample_ratio, crit.importance_sample_ratio) == \
         (12544, 3.0, 0.75)
-    assert cfg.model.test_cfg.object_mask_thr == 0.8 and cfg.model.test_cfg.iou_thr == 0.8
+    matcher = crit.matcher
+    assert (matcher.cost_class, matcher.cost_mask, matcher.cost_dice, matcher.num_points) == \
+        (2.0, 5.0, 5.0, 12544)
+    inference = model.panoptic_fusion_head.inference
+    assert (inference.object_mask_threshold, inference.overlap_threshold) == (0.8, 0.8)
+    assert inference.panoptic_on and inference.semantic_on and inference.instance_on
     assert cfg.optim_wrapper.optimizer.lr == 1e-4 and cfg.optim_wrapper.clip_grad.max_norm == 0.01
     assert cfg.train_cfg.max_iters == 368750
     ade = Config.fromfile(osp.join(CONFIG_DIR, 'mask2former',

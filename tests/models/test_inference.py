@@ -24,6 +24,15 @@ def _box_mask(h, w, rows, cols, inside=BIG, outside=-BIG):
     return m
 
 
+def _panoptic(cls_logits, masks, **thresholds):
+    """panoptic_inference with two thing classes and Mask2FormerInference's
+    default thresholds (0.8 and 0.8), unless given."""
+    defaults = Mask2FormerInference(num_classes=cls_logits.shape[-1] - 1)
+    thresholds = dict(dict(object_mask_threshold=defaults.object_mask_threshold,
+                           overlap_threshold=defaults.overlap_threshold), **thresholds)
+    return panoptic_inference(cls_logits, masks, num_things=2, **thresholds)
+
+
 def test_semantic_is_class_prob_times_mask_prob():
     cls_logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, -1.0]])
     mask_logits = torch.tensor([[[0.0, 3.0]], [[-2.0, 1.0]]])  # (Q=2, 1, 2)
@@ -51,7 +60,7 @@ def test_panoptic_keeps_merges_and_drops():
         _box_mask(h, w, (0, 5), (0, 5)),     # q6 stuff 3, mostly under q0
     ])
     cls_logits[6, 3] = 5.0  # lower score than q0 so q0 wins the overlap
-    segment_map, segments = panoptic_inference(cls_logits, masks, num_things=2)
+    segment_map, segments = _panoptic(cls_logits, masks)
     # q6 keeps 3 of its 25 pixels (< 0.8 of its mask): dropped.
     assert [(s['label'], s['isthing']) for s in segments] == [(0, True), (0, True), (2, False)]
     assert [s['id'] for s in segments] == [1, 2, 3]
@@ -66,14 +75,13 @@ def test_panoptic_overlap_threshold_is_configurable():
     cls_logits = _cls([0, 3], 4)
     cls_logits[1, 3] = 5.0
     masks = torch.stack([_box_mask(h, w, (0, 4), (0, 4)), _box_mask(h, w, (0, 5), (0, 5))])
-    _, strict = panoptic_inference(cls_logits, masks, num_things=2)
-    _, loose = panoptic_inference(cls_logits, masks, num_things=2, overlap_threshold=0.3)
+    _, strict = _panoptic(cls_logits, masks)
+    _, loose = _panoptic(cls_logits, masks, overlap_threshold=0.3)
     assert len(strict) == 1 and len(loose) == 2
 
 
 def test_panoptic_with_nothing_confident_is_all_void():
-    segment_map, segments = panoptic_inference(torch.zeros(3, 5), torch.zeros(3, 4, 4),
-                                               num_things=2)
+    segment_map, segments = _panoptic(torch.zeros(3, 5), torch.zeros(3, 4, 4))
     assert segments == [] and (segment_map == 0).all()
 
 
@@ -109,6 +117,8 @@ def test_resize_crops_padding_then_rescales():
     # padded map instead would put the padding's -1 in the bottom-right corner.
     assert out[0, :12, :18].min() > 0.99 and out.min() > 0
     assert resize_mask_logits(logits, (8, 12), (4, 6)).shape == (1, 4, 6)
+    # mmseg crops and resizes itself: the padded input size alone.
+    assert resize_mask_logits(logits, (8, 12)).shape == (1, 8, 12)
 
 
 def test_all_three_from_one_call():

@@ -16,12 +16,11 @@ def _head(num_classes=4, **criterion):
     torch.manual_seed(0)
     head = MODELS.build(dict(
         type='Mask2FormerHead', in_channels=IN_CHANNELS, strides=STRIDES,
-        num_classes=num_classes, num_queries=8, feat_channels=32, out_channels=32,
+        num_classes=num_classes, num_queries=8, embed_dims=32, mask_channels=32,
         pixel_decoder=dict(type='MSDeformAttnPixelDecoder', num_layers=2, num_heads=4,
                            ffn_channels=64),
-        transformer_decoder=dict(num_heads=4, ffn_channels=64),
-        criterion=dict(type='Mask2FormerCriterion', num_points=256,
-                       matcher=dict(type='HungarianMatcher', num_points=256), **criterion)))
+        transformer_decoder=dict(type='MaskedAttentionDecoder', num_heads=4, ffn_channels=64),
+        criterion=dict(type='Mask2FormerCriterion', num_points=256, **criterion)))
     head.init_weights()
     return head
 
@@ -203,3 +202,26 @@ def test_full_size_head_on_cuda_equals_cpu(monkeypatch):
     for stage, (a, b, c, d) in enumerate(zip(cpu_cls, cuda_cls, cpu_masks, cuda_masks)):
         torch.testing.assert_close(b.cpu(), a, atol=1e-4, rtol=1e-4, msg=f'classes {stage}')
         torch.testing.assert_close(d.cpu(), c, atol=1e-4, rtol=1e-4, msg=f'masks {stage}')
+
+
+def test_every_module_is_initialised_once_by_init_weights(monkeypatch):
+    """Building initialises nothing; init_weights (as a Runner calls it) runs every
+    module's own init exactly once."""
+    from m2f_mm.models.layers.ms_deform_attn import MSDeformAttn
+    from m2f_mm.models.pixel_decoder import MSDeformAttnPixelDecoder
+    from m2f_mm.models.transformer_decoder import MaskedAttentionDecoder
+    calls = []
+    for cls in (MSDeformAttn, MSDeformAttnPixelDecoder, MaskedAttentionDecoder):
+        original = cls.init_weights
+        monkeypatch.setattr(cls, 'init_weights',
+                            lambda self, _f=original: (calls.append(type(self)), _f(self))[1])
+    head = MODELS.build(dict(
+        type='Mask2FormerHead', in_channels=IN_CHANNELS, strides=STRIDES, num_classes=4,
+        num_queries=8, embed_dims=32, mask_channels=32,
+        pixel_decoder=dict(type='MSDeformAttnPixelDecoder', num_layers=2, num_heads=4,
+                           ffn_channels=64)))
+    assert calls == []
+    head.init_weights()
+    assert calls.count(MSDeformAttnPixelDecoder) == 1
+    assert calls.count(MaskedAttentionDecoder) == 1
+    assert calls.count(MSDeformAttn) == 2  # one per encoder layer

@@ -3,9 +3,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from m2f_mm.models.criterion import Mask2FormerCriterion
 from m2f_mm.models.matcher import HungarianMatcher
 from m2f_mm.models.point_sample import point_sample
 from m2f_mm.registry import TASK_UTILS, build_in_plugin_scope
+
+
+
+def _paper_matcher(num_points):
+    """The matcher as the criterion builds it: the paper's 2 / 5 / 5 cost weights."""
+    return Mask2FormerCriterion(num_classes=3, num_points=num_points).matcher
 
 
 def random_blob_logits(num, h, w, generator):
@@ -29,7 +36,7 @@ def test_recovers_a_planted_permutation():
     gt_labels = cls_logits[planted, :num_classes].argmax(-1)
     cls_logits[planted, gt_labels] += 5.0  # confident in the right class
 
-    query_idx, target_idx = HungarianMatcher(num_points=1024).match(
+    query_idx, target_idx = _paper_matcher(1024).match(
         cls_logits, mask_logits, gt_labels, gt_masks)
 
     assert query_idx.dtype == target_idx.dtype == torch.long
@@ -38,7 +45,7 @@ def test_recovers_a_planted_permutation():
 
 
 def test_zero_targets_give_two_empty_long_tensors():
-    matcher = HungarianMatcher(num_points=16)
+    matcher = _paper_matcher(16)
     query_idx, target_idx = matcher.match(torch.randn(6, 4), torch.randn(6, 8, 8),
                                           torch.zeros(0, dtype=torch.long),
                                           torch.zeros(0, 32, 32, dtype=torch.bool))
@@ -48,7 +55,7 @@ def test_zero_targets_give_two_empty_long_tensors():
 
 def test_more_targets_than_queries_matches_every_query_once():
     torch.manual_seed(0)
-    query_idx, target_idx = HungarianMatcher(num_points=64).match(
+    query_idx, target_idx = _paper_matcher(64).match(
         torch.randn(3, 5), torch.randn(3, 8, 8), torch.randint(0, 4, (7,)),
         torch.rand(7, 16, 16) > 0.5)
     assert torch.equal(query_idx, torch.arange(3))
@@ -60,7 +67,7 @@ def test_non_finite_costs_are_rejected(bad):
     mask_logits = torch.zeros(4, 8, 8)
     mask_logits[2] = bad
     with pytest.raises(ValueError, match='NaN or inf'):
-        HungarianMatcher(num_points=32).match(torch.zeros(4, 3), mask_logits,
+        _paper_matcher(32).match(torch.zeros(4, 3), mask_logits,
                                               torch.tensor([0, 1]), torch.ones(2, 8, 8))
 
 
@@ -73,7 +80,7 @@ def test_cost_matrix_terms_by_hand():
     class_cost = -0.3
     bce_cost = (torch.log(torch.tensor(2.0)) + torch.log1p(torch.exp(torch.tensor(2.0)))) / 2
     dice_cost = 1 - (2 * 0.5 + 1) / (0.5 + p1 + 1 + 1)
-    cost = HungarianMatcher(cost_class=2.0, cost_mask=5.0, cost_dice=5.0).cost_matrix(
+    cost = HungarianMatcher(cost_class=2.0, cost_mask=5.0, cost_dice=5.0, num_points=1).cost_matrix(
         cls_logits, logits, torch.tensor([1]), targets)
     assert cost.shape == (1, 1)
     torch.testing.assert_close(cost[0, 0], 2.0 * class_cost + 5.0 * bce_cost + 5.0 * dice_cost)
@@ -89,13 +96,14 @@ def test_points_are_drawn_once_per_image_and_shared(monkeypatch):
         return out
 
     monkeypatch.setattr(torch, 'rand', recording_rand)
-    HungarianMatcher(num_points=50).match(torch.randn(5, 3), torch.randn(5, 8, 8),
+    _paper_matcher(50).match(torch.randn(5, 3), torch.randn(5, 8, 8),
                                           torch.tensor([0, 1, 1]), torch.ones(3, 16, 16))
     assert shapes == [(1, 50, 2)]
 
 
 def test_built_from_plugin_scope():
-    matcher = build_in_plugin_scope(dict(type='HungarianMatcher', num_points=7), TASK_UTILS)
+    matcher = build_in_plugin_scope(dict(type='HungarianMatcher', cost_class=2.0, cost_mask=5.0,
+                                         cost_dice=5.0, num_points=7), TASK_UTILS)
     assert isinstance(matcher, HungarianMatcher) and matcher.num_points == 7
 
 
@@ -108,7 +116,7 @@ def test_equals_mmdet_hungarian_assigner():
         dict(type='ClassificationCost', weight=2.0),
         dict(type='CrossEntropyLossCost', weight=5.0, use_sigmoid=True),
         dict(type='DiceCost', weight=5.0, pred_act=True, eps=1.0)])
-    matcher = HungarianMatcher(num_points=500)
+    matcher = _paper_matcher(500)
     g = torch.Generator().manual_seed(1)
     for num_queries, num_targets in [(10, 4), (10, 10), (6, 1)]:
         cls_logits = torch.randn(num_queries, 8, generator=g)
@@ -134,3 +142,16 @@ def test_equals_mmdet_hungarian_assigner():
         query_idx, target_idx = matcher.match(cls_logits, mask_logits, gt_labels, gt_masks)
         assert torch.equal(query_idx, torch.nonzero(gt_inds > 0)[:, 0])
         assert torch.equal(target_idx, gt_inds[query_idx] - 1)
+
+
+def test_criterion_fills_the_matcher_from_its_loss_settings():
+    matcher = Mask2FormerCriterion(num_classes=3, class_weight=1.5, mask_weight=4.0,
+                                   dice_weight=3.0, num_points=77).matcher
+    assert (matcher.cost_class, matcher.cost_mask, matcher.cost_dice) == (1.5, 4.0, 3.0)
+    assert matcher.num_points == 77
+    paper = _paper_matcher(12544)
+    assert (paper.cost_class, paper.cost_mask, paper.cost_dice) == (2.0, 5.0, 5.0)
+    # An explicit matcher setting wins over the loss's.
+    override = Mask2FormerCriterion(num_classes=3, num_points=77,
+                                    matcher=dict(type='HungarianMatcher', num_points=5)).matcher
+    assert override.num_points == 5 and override.cost_dice == 5.0

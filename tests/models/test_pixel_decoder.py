@@ -7,9 +7,16 @@ from m2f_mm.models.mmdet_key_mapping import pixel_decoder_key_map
 from m2f_mm.models.pixel_decoder import MSDeformAttnPixelDecoder
 from m2f_mm.registry import MODELS
 
-SMALL = dict(in_channels=[8, 16, 24, 32], strides=[4, 8, 16, 32], feat_channels=32,
-             out_channels=16, num_layers=2, num_heads=4, num_points=2, ffn_channels=48,
+SMALL = dict(in_channels=[8, 16, 24, 32], strides=[4, 8, 16, 32], embed_dims=32,
+             mask_channels=16, num_layers=2, num_heads=4, num_points=2, ffn_channels=48,
              num_groups=4)
+
+
+def _decoder(**overrides):
+    """A small decoder, initialised as a Runner would (init_weights)."""
+    decoder = MSDeformAttnPixelDecoder(**{**SMALL, **overrides})
+    decoder.init_weights()
+    return decoder
 
 
 def _features(in_channels, strides, image_hw, batch=2, seed=0):
@@ -24,7 +31,7 @@ def test_registered_in_plugin_scope():
 
 
 def test_output_shapes_non_square_not_multiple_of_32():
-    decoder = MSDeformAttnPixelDecoder(**SMALL)
+    decoder = _decoder()
     mask_features, multi_scale = decoder(_features(SMALL['in_channels'], SMALL['strides'],
                                                    (200, 264)))
     assert mask_features.shape == (2, 16, 50, 66)
@@ -33,7 +40,7 @@ def test_output_shapes_non_square_not_multiple_of_32():
 
 
 def test_reference_layout_parameter_names():
-    decoder = MSDeformAttnPixelDecoder(**SMALL)
+    decoder = _decoder()
     shapes = {k: tuple(v.shape) for k, v in decoder.state_dict().items()}
     expected = {
         'input_proj.0.0.weight': (32, 32, 1, 1),  # index 0 is the coarsest level (res5)
@@ -64,7 +71,7 @@ def test_reference_layout_parameter_names():
 
 def test_init():
     torch.manual_seed(0)
-    decoder = MSDeformAttnPixelDecoder(**SMALL)
+    decoder = _decoder()
     for layer in decoder.transformer.encoder.layers:
         # The attention's own init wins over the encoder-wide xavier init.
         assert not layer.self_attn.sampling_offsets.weight.any()
@@ -76,7 +83,7 @@ def test_init():
 
 
 def test_float32_under_bfloat16_autocast():
-    decoder = MSDeformAttnPixelDecoder(**SMALL)
+    decoder = _decoder()
     feats = [f.bfloat16() for f in _features(SMALL['in_channels'], SMALL['strides'], (64, 96))]
     expected = decoder([f.float() for f in feats])
     with torch.autocast('cpu', dtype=torch.bfloat16):
@@ -88,7 +95,7 @@ def test_float32_under_bfloat16_autocast():
 
 def test_gradients_reach_every_parameter():
     torch.manual_seed(0)
-    decoder = MSDeformAttnPixelDecoder(**SMALL)
+    decoder = _decoder()
     with torch.no_grad():
         # At init the queries (hence the position embeddings) have no effect:
         # offsets and attention logits start with zero weights.
@@ -118,7 +125,7 @@ def test_inconsistent_arguments_raise(kwargs, argument):
 
 
 def test_wrong_number_of_features_raises():
-    decoder = MSDeformAttnPixelDecoder(**SMALL)
+    decoder = _decoder()
     with pytest.raises(ValueError, match='in_channels'):
         decoder(_features(SMALL['in_channels'], SMALL['strides'], (64, 96))[1:])
 
@@ -145,7 +152,8 @@ def test_matches_mmdet_pixel_decoder():
     with torch.no_grad():
         for param in ref.parameters():  # so that every weight, GN and LN included, matters
             param.add_(torch.randn_like(param) * 0.05)
-    ours = MSDeformAttnPixelDecoder()
+    ours = MSDeformAttnPixelDecoder(in_channels=[256, 512, 1024, 2048], strides=[4, 8, 16, 32],
+                                    embed_dims=256, mask_channels=256)
     ours.load_state_dict(pixel_decoder_key_map(ref.state_dict()), strict=True)
     feats = _features([256, 512, 1024, 2048], [4, 8, 16, 32], (64, 96))
     with torch.no_grad():

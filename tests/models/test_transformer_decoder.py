@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from m2f_mm.models.mask2former_head import Mask2FormerHead
 from m2f_mm.models.transformer_decoder import MaskedAttentionDecoder
 
 SIZES = [(3, 4), (6, 8), (12, 16)]
@@ -17,7 +18,7 @@ def _inputs(batch=2, channels=32, seed=0):
 
 def _decoder(**kwargs):
     torch.manual_seed(0)
-    args = dict(num_classes=5, in_channels=32, hidden_dim=32, mask_dim=32, num_queries=6,
+    args = dict(num_classes=5, in_channels=32, embed_dims=32, mask_channels=32, num_queries=6,
                 num_heads=4, ffn_channels=64)
     args.update(kwargs)
     decoder = MaskedAttentionDecoder(**args)
@@ -27,7 +28,7 @@ def _decoder(**kwargs):
 
 def test_ten_predictions_with_shapes():
     feats, mask_features = _inputs()
-    cls_preds, mask_preds = _decoder()(feats, mask_features)
+    cls_preds, mask_preds = _decoder()(mask_features, feats)
     assert len(cls_preds) == len(mask_preds) == 10
     for cls_pred, mask_pred in zip(cls_preds, mask_preds):
         assert cls_pred.shape == (2, 6, 6)
@@ -35,7 +36,9 @@ def test_ten_predictions_with_shapes():
 
 
 def test_reference_layout_and_defaults():
-    decoder = MaskedAttentionDecoder(num_classes=133)
+    # The defaults a user gets: the R50 head's decoder.
+    decoder = Mask2FormerHead(in_channels=[256, 512, 1024, 2048], strides=[4, 8, 16, 32],
+                              num_classes=133).predictor
     names = set(dict(decoder.named_parameters()))
     for expected in ['query_feat.weight', 'query_embed.weight', 'level_embed.weight',
                      'transformer_self_attention_layers.8.self_attn.in_proj_weight',
@@ -62,10 +65,10 @@ def test_cross_attention_ignores_memory_outside_the_mask():
     layer = decoder.transformer_cross_attention_layers[0]
     layer.register_forward_hook(lambda m, i, o: captured.append(o.detach()))
     with torch.no_grad():
-        decoder(feats, mask_features)
+        decoder(mask_features, feats)
         # Layer 0 attends to level 0 through the mask of the prediction made
         # from the learnable queries, resized to level 0's size.
-        _, first_masks = decoder(feats, mask_features)
+        _, first_masks = decoder(mask_features, feats)
     first = first_masks[0][0]  # (Q, h, w)
     resized = torch.nn.functional.interpolate(first[None], size=SIZES[0], mode='bilinear',
                                               align_corners=False)[0]
@@ -77,7 +80,7 @@ def test_cross_attention_ignores_memory_outside_the_mask():
     changed = [f.clone() for f in feats]
     changed[0][0, :, ~allowed[query]] += 10.0
     with torch.no_grad():
-        decoder(changed, mask_features)
+        decoder(mask_features, changed)
     before, after = captured[0][0], captured[-1][0]
     torch.testing.assert_close(after[query], before[query], rtol=0, atol=1e-5)
     # Queries allowed to see the changed cells do change.
@@ -93,7 +96,7 @@ def test_all_masked_query_attends_everywhere():
     mask_features = torch.zeros(2, 32, 24, 32)
     decoder.mask_embed.layers[2].bias.data.fill_(0.0)
     decoder.mask_embed.layers[2].weight.data.fill_(0.0)
-    cls_preds, mask_preds = decoder(feats, mask_features - 1.0)
+    cls_preds, mask_preds = decoder(mask_features - 1.0, feats)
     assert all(torch.isfinite(c).all() for c in cls_preds)
     _, _, attn_mask = decoder._predict(torch.zeros(2, 6, 32), mask_features - 1.0, SIZES[0])
     assert attn_mask.shape == (2 * 4, 6, 12) and not attn_mask.any()
@@ -117,4 +120,4 @@ def test_attention_mask_is_detached_and_thresholded_at_half():
 def test_wrong_number_of_levels_is_reported():
     feats, mask_features = _inputs()
     with pytest.raises(ValueError, match='expects 3 feature levels, got 2'):
-        _decoder()(feats[:2], mask_features)
+        _decoder()(mask_features, feats[:2])

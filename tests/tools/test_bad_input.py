@@ -77,8 +77,7 @@ def test_segment_id_missing_from_png(toy_root, tmp_path):
 
 
 def test_num_classes_disagrees_with_dataset(toy_root):
-    proc = _train(str(toy_root), 'model.panoptic_head.num_stuff_classes=3',
-                  'model.panoptic_fusion_head.num_stuff_classes=3')
+    proc = _train(str(toy_root), 'model.panoptic_head.num_stuff_classes=3')
     _assert_one_line_error(proc, 'model.panoptic_head.num_things_classes + num_stuff_classes = 6',
                            'train_dataloader.dataset.metainfo.classes has 5')
 

@@ -74,10 +74,18 @@ def _run(code):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_core_imports_no_host_library():
+def test_importing_the_core_imports_no_host_library():
     seen = _run('''
-import json, sys, torch
-import m2f_mm.models, m2f_mm.ops
+import json, sys
+import m2f_mm, m2f_mm.models, m2f_mm.ops
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('mmdet', 'mmseg'))))
+''')
+    assert seen == []
+
+
+def test_core_head_builds_and_runs_with_no_host_installed():
+    seen = _run(_BLOCK.format(host='mmdet') + _BLOCK.format(host='mmseg') + '''
+import json, torch
 from m2f_mm.registry import MODELS
 head = MODELS.build(dict(type='Mask2FormerHead', in_channels=[8, 16, 32, 64],
                          strides=[4, 8, 16, 32], num_classes=3, num_queries=4, embed_dims=32,
@@ -87,11 +95,13 @@ head = MODELS.build(dict(type='Mask2FormerHead', in_channels=[8, 16, 32, 64],
                          transformer_decoder=dict(type='MaskedAttentionDecoder', num_heads=4,
                                                   ffn_channels=32, num_layers=2)))
 head.init_weights()
-cls, masks = head([torch.randn(1, c, 64 // s, 64 // s) for c, s in
-                   zip([8, 16, 32, 64], [4, 8, 16, 32])])
-print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('mmdet', 'mmseg'))))
+feats = [torch.randn(1, c, 64 // s, 64 // s) for c, s in zip([8, 16, 32, 64], [4, 8, 16, 32])]
+target = dict(labels=torch.tensor([1]), masks=torch.zeros(1, 64, 64, dtype=torch.bool))
+target['masks'][0, 8:40, 8:40] = True
+losses = head.loss_by_targets(feats, [target])
+print(json.dumps(dict(stages=len(head(feats)[0]), loss=sum(losses.values()).item())))
 ''')
-    assert seen == []
+    assert seen['stages'] == 3 and seen['loss'] > 0
 
 
 @pytest.mark.parametrize('blocked, config, samples, kept', [
