@@ -60,12 +60,11 @@ class Mask2FormerCriterion(nn.Module):
         self.matcher = build_in_plugin_scope(
             dict(dict(cost_class=class_weight, cost_mask=mask_weight, cost_dice=dice_weight,
                       num_points=num_points), **matcher), TASK_UTILS)
-        self.class_weight = class_weight
-        self.mask_weight = mask_weight
-        self.dice_weight = dice_weight
-        self.num_points = num_points
-        self.oversample_ratio = oversample_ratio
-        self.importance_sample_ratio = importance_sample_ratio
+        self.class_weight, self.mask_weight, self.dice_weight = (
+            class_weight, mask_weight, dice_weight)
+        # PointRend's importance sampling of the points the mask losses read.
+        self.num_points, self.oversample_ratio, self.importance_sample_ratio = (
+            num_points, oversample_ratio, importance_sample_ratio)
         self.point_sampled = point_sampled
         empty_weight = torch.ones(num_classes + 1)
         empty_weight[-1] = no_object_weight
