@@ -12,6 +12,11 @@ def read_requirements(name):
         return [line.strip() for line in f if line.strip() and not line.startswith('#')]
 
 
+def host_requirement(name):
+    """The requirements/mminstall.txt line of host library ``name`` (mmdet, mmsegmentation)."""
+    return [r for r in read_requirements('mminstall') if r.startswith(name)]
+
+
 def read_version():
     scope = {}
     with open(osp.join(HERE, 'm2f_mm', 'version.py')) as f:
@@ -26,9 +31,13 @@ setup(
     long_description=open(osp.join(HERE, 'README.md')).read(),
     long_description_content_type='text/markdown',
     python_requires='>=3.8',
-    packages=find_packages(exclude=('configs', 'tools', 'tests')),
-    install_requires=read_requirements('runtime') + read_requirements('mminstall'),
+    packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*')),
+    # The host libraries are extras: an mmseg user needs no mmdet, and the reverse.
+    install_requires=read_requirements('runtime') + [
+        r for r in read_requirements('mminstall') if not r.startswith(('mmdet', 'mmseg'))],
     extras_require={
+        'mmdet': host_requirement('mmdet'),
+        'mmseg': host_requirement('mmsegmentation'),
         'tests': read_requirements('tests'),
         'optional': read_requirements('optional'),
     },
