@@ -1,8 +1,8 @@
 """Multi-scale deformable attention (Zhu et al., "Deformable DETR", ICLR 2021): the op.
 
 The one place that chooses how the op runs: CUDA inputs use the first
-installed kernel of :data:`CUDA_KERNELS` (m2f_mm's Triton kernel, then mmcv's
-compiled op); CPU inputs, and CUDA inputs where neither is installed, use the
+installed kernel of :data:`CUDA_KERNELS` (mmcv's compiled op, then m2f_mm's
+Triton kernel); CPU inputs, and CUDA inputs where neither is installed, use the
 exact PyTorch path. All paths compute the same function.
 
 Shape letters: B batch, Q queries, S = sum over levels of H_l * W_l value
@@ -66,8 +66,10 @@ def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
                                        attention_weights)
 
 
-# CUDA kernels in order of preference: m2f_mm's Triton kernel, then mmcv's.
-CUDA_KERNELS = ('triton', 'mmcv')
+# CUDA kernels in order of preference: mmcv's compiled op first, being proven on GPUs;
+# m2f_mm's Triton kernel serves where mmcv was built without CUDA (e.g. a CUDA that
+# mmcv 2.1.0 does not compile for). Revisit the order once both are timed on a GPU.
+CUDA_KERNELS = ('mmcv', 'triton')
 
 # fn(value, spatial_shapes, level_start_index, sampling_locations,
 #    attention_weights, im2col_step) -> (B, Q, N * Cn)
