@@ -18,11 +18,12 @@ from mmengine.config import ConfigDict
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'TASK_UTILS', 'TRANSFORMS', 'METRICS',
+__all__ = ['MODELS', 'TASK_UTILS', 'TRANSFORMS', 'METRICS', 'OPTIM_WRAPPERS',
            'HOOKS', 'SCOPE', 'build_in_plugin_scope', 'qualify_plugin_type']
 
 SCOPE = 'm2f_mm'
@@ -36,6 +37,8 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=['m2f_mm.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['m2f_mm.engine'])
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,
+                          locations=['m2f_mm.engine'])
 
 
 def qualify_plugin_type(cfg: dict, registry: Registry = MODELS) -> ConfigDict:

@@ -1,9 +1,14 @@
 """Train a model from a config with the mmengine Runner (mmdet or mmseg configs alike).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT|auto]] [--amp]
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+Every run gets m2f_mm's crash safety: checkpoints written atomically
+(m2f_mm.AtomicCheckpointHook in place of CheckpointHook), every rank's random
+state saved with them (m2f_mm.RandomStateHook), and a lock on the work dir.
 """
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -12,33 +17,77 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # this chec
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from m2f_mm.engine import is_complete_checkpoint, resumable_checkpoint  # noqa: E402
+from m2f_mm.engine.checkpoint import NoCheckpointError  # noqa: E402
 from m2f_mm.utils import (add_common_args, exit_on_user_error, load_config,  # noqa: E402
                           parse_tool_args)
+from m2f_mm.utils.work_dir_lock import lock_work_dir  # noqa: E402
+
+
+def _resume(cfg, resume: str) -> None:
+    """Point the config at the checkpoint to resume (see --resume)."""
+    if resume in ('latest', 'auto'):
+        try:
+            path, note = resumable_checkpoint(cfg.work_dir)
+        except NoCheckpointError as err:
+            if resume == 'auto':
+                print(f'train.py: {err}; starting from scratch (--resume auto)', flush=True)
+                return
+            raise NoCheckpointError(f'{err}; use --resume auto to start from scratch when '
+                                    'there is none') from None
+        if note:
+            print(f'train.py: {note}', flush=True)
+    elif is_complete_checkpoint(resume):
+        path = resume
+    else:
+        raise NoCheckpointError(f'--resume {resume}: not a complete checkpoint file '
+                                '(missing, empty or truncated)')
+    cfg.resume, cfg.load_from = True, path
+
+
+def _crash_safe(cfg) -> None:
+    """Swap in the atomic checkpoint hook and add the random-state hook."""
+    checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+    if checkpoint is not None and checkpoint.get('type') in ('CheckpointHook',
+                                                             'mmengine.CheckpointHook'):
+        checkpoint.type = 'm2f_mm.AtomicCheckpointHook'
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(str(h.get('type', '')).endswith('RandomStateHook') for h in hooks):
+        hooks.append(dict(type='m2f_mm.RandomStateHook'))
+    cfg.custom_hooks = hooks
+
+
+def _amp(cfg) -> None:
+    """fp16 with a dynamic loss scaler on CUDA (mmengine); bf16 autocast elsewhere."""
+    import torch
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'm2f_mm.AutocastOptimWrapper'
+        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
 
 
 def main():
     parser = argparse.ArgumentParser(description='Train a segmentation model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from CKPT, or from the latest checkpoint in the work dir '
-                             'when no CKPT is given')
-    parser.add_argument('--amp', action='store_true', help='mixed-precision training (GPU)')
+    parser.add_argument('--resume', nargs='?', type=str, const='latest',
+                        help='resume from CKPT; without CKPT, from the newest complete '
+                             'checkpoint in the work dir (an error if there is none); '
+                             '"auto": resume if possible, else start from scratch')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 with a loss scaler on a GPU, bf16 on CPU')
     add_common_args(parser)
     args = parse_tool_args(parser)
     with exit_on_user_error('train.py'):
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    if args.amp:
-        import torch
-        if not torch.cuda.is_available():
-            sys.exit('train.py: --amp needs a GPU (mmengine AmpOptimWrapper); '
-                     'drop --amp to train in fp32 on CPU')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume:
-        cfg.resume, cfg.load_from = True, args.resume
-    with exit_on_user_error('train.py'):
+        _crash_safe(cfg)
+        if args.amp:
+            _amp(cfg)
+        rank = int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0')))
+        lock = lock_work_dir(cfg.work_dir) if rank == 0 else None  # noqa: F841 (held)
+        if args.resume:
+            _resume(cfg, args.resume)
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         runner.train()
 
