@@ -14,6 +14,7 @@ dataloader workers, each worker is reseeded from the run's seed and replays
 likewise). Validation runs between two saves; the hook makes it leave every
 generator as it found it, so that evaluating does not shift training.
 """
+import logging
 import random
 from typing import Optional
 
@@ -74,11 +75,11 @@ class RandomStateHook(Hook):
         if states is None:
             print_log('RandomStateHook: the resumed checkpoint holds no random state; this '
                       'run will not repeat the interrupted one exactly', logger='current',
-                      level='WARNING')
+                      level=logging.WARNING)
         elif len(states) != get_world_size():
             print_log(f'RandomStateHook: the checkpoint was written by {len(states)} '
                       f'processes, this run has {get_world_size()}; the random state is not '
-                      'restored', logger='current', level='WARNING')
+                      'restored', logger='current', level=logging.WARNING)
         else:
             _restore(states[get_rank()], torch_only=True)
 
