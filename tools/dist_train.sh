@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Usage: tools/dist_train.sh CONFIG GPUS [train.py args]
+# Train on one node or several with torchrun (one process per GPU; on a node
+# without GPUs, one CPU process each, over gloo).
+#
+#   bash tools/dist_train.sh CONFIG GPUS [train.py args]
+#
+# Several nodes: run it on every node with NNODES, NODE_RANK (0..NNODES-1),
+# MASTER_ADDR (node 0's address) and PORT set alike, e.g.
+#   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 PORT=29500 bash tools/dist_train.sh ...
+set -euo pipefail
 CONFIG=$1
+
 GPUS=$2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" --master_port="$PORT" \
-    "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
+exec "${PYTHON:-python3}" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" --master_port="$PORT" --nproc_per_node="$GPUS" \
+    "$HERE/train.py" "$CONFIG" --launcher pytorch "${@:3}"

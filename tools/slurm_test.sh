@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Usage: [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
-#        tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
-set -x
+# Test under Slurm with srun: one task per GPU (on a partition without GPUs,
+# one CPU task each, over gloo).
+#
+#   [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
+#       bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
+#
+# GPUS tasks in all, GPUS_PER_NODE per node (16 GPUS over 8 per node = 2 nodes).
+# --gres=gpu:GPUS_PER_NODE is asked for only where the partition has GPUs.
+set -euo pipefail
 PARTITION=$1
 JOB_NAME=$2
 CONFIG=$3
@@ -10,8 +16,13 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-srun -p "${PARTITION}" --job-name="${JOB_NAME}" --gres=gpu:"${GPUS_PER_NODE}" \
-    --ntasks="${GPUS}" --ntasks-per-node="${GPUS_PER_NODE}" --cpus-per-task="${CPUS_PER_TASK}" \
-    --kill-on-bad-exit=1 ${SRUN_ARGS} \
-    python -u "$(dirname "$0")/test.py" "${CONFIG}" "${CHECKPOINT}" --launcher="slurm" "${@:5}"
+GRES=()
+if sinfo -h -p "$PARTITION" -o %G | grep -q gpu; then
+  GRES=(--gres=gpu:"$GPUS_PER_NODE")
+fi
+HERE=$(cd "$(dirname "$0")" && pwd)
+set -x
+PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
+srun -p "$PARTITION" --job-name="$JOB_NAME" "${GRES[@]}" --ntasks="$GPUS" \
+    --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" --kill-on-bad-exit=1 \
+    ${SRUN_ARGS} "${PYTHON:-python3}" -u "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher=slurm "${@:5}"

@@ -14,10 +14,11 @@ import re
 import zipfile
 from typing import Optional, Tuple
 
-from mmengine.dist import is_main_process
+from mmengine.dist import all_gather_object, is_main_process
 from mmengine.hooks import CheckpointHook
 
 from m2f_mm.registry import HOOKS
+from .random_state import RANDOM_STATE_KEY, capture_random_state
 
 __all__ = ['AtomicCheckpointHook', 'is_complete_checkpoint', 'resumable_checkpoint',
            'NoCheckpointError']
@@ -53,8 +54,10 @@ class AtomicCheckpointHook(CheckpointHook):
     Each checkpoint is written to ``.<name>.tmp`` beside its final name, fsynced
     and renamed, then ``last_checkpoint`` is replaced the same way, and only then
     are checkpoints beyond ``max_keep_ckpts`` deleted. A kill at any moment
-    leaves every previously completed checkpoint intact. Takes CheckpointHook's
-    arguments; ``tools/train.py`` puts it in place of ``CheckpointHook``.
+    leaves every previously completed checkpoint intact. Each checkpoint also
+    holds every rank's random state (see :mod:`m2f_mm.engine.random_state`).
+    Takes CheckpointHook's arguments; ``tools/train.py`` puts it in place of
+    ``CheckpointHook``.
     """
 
     def before_train(self, runner) -> None:
@@ -78,6 +81,9 @@ class AtomicCheckpointHook(CheckpointHook):
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
         self.last_ckpt = final
         runner.message_hub.update_info('last_ckpt', final)
+        # A collective: this hook runs on every rank, runner.save_checkpoint on rank 0.
+        runner.message_hub.update_info(RANDOM_STATE_KEY,
+                                       all_gather_object(capture_random_state()))
         tmp_name = f'.{filename}.tmp'
         runner.save_checkpoint(self.out_dir, tmp_name, self.file_client_args,
                                save_optimizer=self.save_optimizer,

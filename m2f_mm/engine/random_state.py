@@ -4,9 +4,11 @@ The matcher and the point-sampled losses draw from torch's generator every
 step. A checkpoint without that state makes a resumed run sample other points
 than the uninterrupted run would have, and the weights drift apart.
 
-:class:`RandomStateHook` stores, at every save, the random state of every rank
-(torch CPU and CUDA, numpy, Python) in the checkpoint's message hub, and
-restores each rank's torch state right before the first resumed step. numpy's
+:class:`~m2f_mm.engine.checkpoint.AtomicCheckpointHook` stores, at every save,
+the random state of every rank (torch CPU and CUDA, numpy, Python) in the
+checkpoint's message hub (it runs on every rank, while mmengine calls
+``before_save_checkpoint`` on rank 0 only). :class:`RandomStateHook` restores
+each rank's torch state right before the first resumed step. numpy's
 and Python's generators are stored but not restored: in the main process only
 the data transforms draw from them, and mmengine's loop replays the data of
 the finished iterations on resume, which brings them to the same state (with
@@ -20,15 +22,16 @@ from typing import Optional
 
 import numpy as np
 import torch
-from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from m2f_mm.registry import HOOKS
 
-__all__ = ['RandomStateHook', 'capture_random_state']
+__all__ = ['RandomStateHook', 'capture_random_state', 'RANDOM_STATE_KEY']
 
-_KEY = 'random_state'
+# Message-hub key of the list of every rank's random state.
+RANDOM_STATE_KEY = 'random_state'
 
 
 def capture_random_state() -> dict:
@@ -49,7 +52,7 @@ def _restore(state: dict, torch_only: bool) -> None:
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Save every rank's random state with each checkpoint; restore it on resume.
+    """Restore every rank's random state on resume; keep validation from shifting it.
 
     ``tools/train.py`` adds this hook to every run.
     """
@@ -58,20 +61,13 @@ class RandomStateHook(Hook):
         self._first_iter = True
         self._before_val: Optional[dict] = None
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # A collective: every rank reaches this hook when a checkpoint is saved.
-        states = all_gather_object(capture_random_state())
-        hub = checkpoint['message_hub']
-        hub['runtime_info'][_KEY] = states
-        hub['resumed_keys'][_KEY] = True
-
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         if not self._first_iter:
             return
         self._first_iter = False
         if runner.iter == 0:
             return
-        states = runner.message_hub.get_info(_KEY)
+        states = runner.message_hub.get_info(RANDOM_STATE_KEY)
         if states is None:
             print_log('RandomStateHook: the resumed checkpoint holds no random state; this '
                       'run will not repeat the interrupted one exactly', logger='current',

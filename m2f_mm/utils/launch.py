@@ -3,6 +3,7 @@ import argparse
 import contextlib
 import os
 import os.path as osp
+import subprocess
 import sys
 from typing import Iterator, Optional
 
@@ -10,7 +11,8 @@ from mmengine.config import Config, DictAction
 
 from .errors import DataError
 
-__all__ = ['add_common_args', 'parse_tool_args', 'load_config', 'exit_on_user_error']
+__all__ = ['add_common_args', 'parse_tool_args', 'load_config', 'exit_on_user_error',
+           'init_cpu_distributed']
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +60,42 @@ def load_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optio
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+    init_cpu_distributed(cfg)
     return cfg
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """Start a multi-process run on a node without GPUs, which mmengine's launchers
+    cannot: they set a CUDA device, default to NCCL and give DDP a device id.
+
+    With ``--launcher pytorch`` (torchrun) or ``slurm`` (srun) and no CUDA, the
+    process group is initialised here with gloo (the Runner then keeps it), and
+    the model is wrapped in DDP without device ids. With CUDA, nothing changes.
+
+    Raises:
+        DataError: For ``--launcher mpi`` without CUDA.
+    """
+    import torch
+    import torch.distributed as torch_dist
+    if cfg.launcher == 'none' or torch.cuda.is_available() or torch_dist.is_initialized():
+        return
+    if cfg.launcher == 'slurm':
+        env = os.environ
+        first_node = subprocess.getoutput(
+            f'scontrol show hostnames {env["SLURM_NODELIST"]} | head -n1')
+        env.setdefault('MASTER_ADDR', first_node)
+        env.setdefault('MASTER_PORT', '29500')
+        env.update(WORLD_SIZE=env['SLURM_NTASKS'], RANK=env['SLURM_PROCID'],
+                   LOCAL_RANK=env.get('SLURM_LOCALID', '0'))
+    elif cfg.launcher != 'pytorch':
+        raise DataError(f'--launcher {cfg.launcher} needs CUDA; on CPU use pytorch or slurm')
+    torch_dist.init_process_group('gloo')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    cfg.setdefault('model_wrapper_cfg', dict(type='MMDistributedDataParallel'))
+    cfg.model_wrapper_cfg['device_ids'] = None
+    if torch_dist.get_rank() == 0:
+        print(f'[m2f_mm] no GPU: {torch_dist.get_world_size()} processes on the CPU '
+              f'(gloo, --launcher {cfg.launcher})', flush=True)
 
 
 @contextlib.contextmanager
