@@ -45,7 +45,7 @@ train_dataloader = dict(
         # reaches DataSanityHook, whose error names the config key and the files.
         serialize_data=False))
 val_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False, drop_last=False,
+    batch_size=1, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='CocoPanopticDataset', data_root=data_root, metainfo=metainfo,

@@ -39,7 +39,7 @@ train_dataloader = dict(
                                            seg_map_path='annotations/training'),
                  pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False,
+    batch_size=1, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(dataset, data_prefix=dict(img_path='images/validation',
                                            seg_map_path='annotations/validation'),

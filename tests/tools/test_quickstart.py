@@ -66,7 +66,7 @@ def test_bf16_toy_panoptic_run_learns_with_finite_losses(tmp_path, untrained):
                     f'param_scheduler.1.end={ITERS}',
                     f'param_scheduler.1.milestones=[{int(ITERS * 0.85)}]'],
                    cwd=REPO, check=True, capture_output=True)
-    records = [json.loads(line) for log in tmp_path.glob('*/vis_data/*.json')
+    records = [json.loads(line) for log in tmp_path.glob('*/vis_data/scalars.json')
                for line in log.read_text().splitlines()]
     losses = [r['loss'] for r in records if 'loss' in r]
     assert len(losses) == ITERS // 20 and all(math.isfinite(v) for v in losses)
