@@ -15,6 +15,7 @@ import copy
 from typing import Any
 
 from mmengine.config import ConfigDict
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
@@ -23,7 +24,9 @@ from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'TASK_UTILS', 'TRANSFORMS', 'METRICS', 'OPTIM_WRAPPERS',
+from m2f_mm.utils.arguments import check_arguments
+
+__all__ = ['MODELS', 'TASK_UTILS', 'TRANSFORMS', 'DATASETS', 'METRICS', 'OPTIM_WRAPPERS',
            'HOOKS', 'SCOPE', 'build_in_plugin_scope', 'qualify_plugin_type']
 
 SCOPE = 'm2f_mm'
@@ -34,6 +37,8 @@ TASK_UTILS = Registry('task util', parent=MMENGINE_TASK_UTILS, scope=SCOPE,
                       locations=['m2f_mm.models'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
                       locations=['m2f_mm.datasets'])
+DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE,
+                    locations=['m2f_mm.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE,
                    locations=['m2f_mm.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['m2f_mm.engine'])
@@ -65,7 +70,8 @@ def qualify_plugin_type(cfg: dict, registry: Registry = MODELS) -> ConfigDict:
     return cfg
 
 
-def build_in_plugin_scope(cfg: dict, registry: Registry = MODELS, **default_args: Any) -> Any:
+def build_in_plugin_scope(cfg: dict, registry: Registry = MODELS, where: str = '',
+                          **default_args: Any) -> Any:
     """Build ``cfg`` with its bare ``type`` resolved in m2f_mm's registry first.
 
     See :func:`qualify_plugin_type`. Plugin code builds every sub-module
@@ -74,9 +80,16 @@ def build_in_plugin_scope(cfg: dict, registry: Registry = MODELS, **default_args
     Args:
         cfg: Config dict with a ``type`` key (a class is also accepted).
         registry: One of m2f_mm's registries.
+        where: The config key of ``cfg`` (e.g. ``model.decode_head.criterion``): with
+            it, a key that the class does not take is reported by name, with the
+            nearest valid key.
         **default_args: Passed to ``registry.build``.
 
     Returns:
         The built object.
     """
-    return registry.build(qualify_plugin_type(cfg, registry), default_args=default_args or None)
+    cfg = qualify_plugin_type(cfg, registry)
+    target = registry.get(cfg['type']) if isinstance(cfg.get('type'), str) else cfg.get('type')
+    if where and isinstance(target, type):
+        check_arguments(target, cfg, where)
+    return registry.build(cfg, default_args=default_args or None)

@@ -34,8 +34,9 @@ test_pipeline = [
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# m2f_mm's dataset is mmdet's, stopping on bad category ids and zero areas.
+train_dataloader = dict(dataset=dict(type='m2f_mm.CocoPanopticDataset', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(type='m2f_mm.CocoPanopticDataset', pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # PQ (All/Things/Stuff), mask AP and mIoU from the one model, as in the paper.
 val_evaluator = [

@@ -37,7 +37,7 @@ train_dataloader = dict(
     batch_size=8, num_workers=0, persistent_workers=False,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type='CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
+        type='m2f_mm.CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
         ann_file='annotations/panoptic_train.json',
         data_prefix=dict(img='train/', seg='annotations/panoptic_train/'),
         filter_cfg=dict(filter_empty_gt=False), pipeline=train_pipeline,
@@ -48,7 +48,7 @@ val_dataloader = dict(
     batch_size=1, num_workers=0, persistent_workers=False, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
+        type='m2f_mm.CocoPanopticDataset', data_root=data_root, metainfo=metainfo,
         ann_file='annotations/panoptic_val.json',
         data_prefix=dict(img='val/', seg='annotations/panoptic_val/'),
         test_mode=True, pipeline=test_pipeline, serialize_data=False))

@@ -25,6 +25,8 @@ from m2f_mm.models.inference import Mask2FormerInference, resize_mask_logits  # 
 from m2f_mm.models.mask2former_head import Mask2FormerHead  # noqa: E402
 from m2f_mm.models.targets import masks_from_label_map  # noqa: E402
 from m2f_mm.registry import MODELS, qualify_plugin_type  # noqa: E402
+from m2f_mm.utils.arguments import check_arguments  # noqa: E402
+from m2f_mm.utils.errors import DataError  # noqa: E402
 
 __all__ = ['Mask2FormerDetHead', 'Mask2FormerFusionHead', 'Mask2FormerDetector']
 
@@ -49,9 +51,12 @@ class Mask2FormerDetHead(Mask2FormerHead):
         **kwargs: :class:`Mask2FormerHead` arguments other than ``num_classes``.
     """
 
+    config_key = 'model.panoptic_head'
+
     def __init__(self, num_things_classes: int, num_stuff_classes: int,
                  train_cfg: Optional[dict] = None, test_cfg: Optional[dict] = None,
                  **kwargs) -> None:
+        check_arguments(Mask2FormerHead, kwargs, self.config_key)
         if train_cfg:
             raise ValueError(
                 'm2f_mm.Mask2FormerDetHead: model.train_cfg must be empty; set the matcher '
@@ -186,8 +191,10 @@ class Mask2FormerDetector(MMDetMask2Former):
     def __init__(self, *args, panoptic_head: dict, panoptic_fusion_head: dict, **kwargs) -> None:
         heads = [qualify_plugin_type(panoptic_head), qualify_plugin_type(panoptic_fusion_head)]
         for key in ('num_things_classes', 'num_stuff_classes'):
-            if key in heads[0]:
-                heads[1].setdefault(key, heads[0][key])
+            if key in heads[0] and heads[1].setdefault(key, heads[0][key]) != heads[0][key]:
+                raise DataError(f'model.panoptic_fusion_head.{key}={heads[1][key]} disagrees '
+                                f'with model.panoptic_head.{key}={heads[0][key]}; set it '
+                                'once, in panoptic_head')
         super().__init__(*args, panoptic_head=heads[0], panoptic_fusion_head=heads[1], **kwargs)
 
     def add_pred_to_datasample(self, data_samples: List[DetDataSample],

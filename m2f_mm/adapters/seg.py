@@ -16,6 +16,8 @@ from m2f_mm.models.inference import resize_mask_logits, semantic_inference  # no
 from m2f_mm.models.mask2former_head import Mask2FormerHead  # noqa: E402
 from m2f_mm.models.targets import IGNORE_INDEX, masks_from_label_map  # noqa: E402
 from m2f_mm.registry import MODELS  # noqa: E402
+from m2f_mm.utils.arguments import check_arguments  # noqa: E402
+from m2f_mm.utils.errors import DataError  # noqa: E402
 
 __all__ = ['Mask2FormerDecodeHead']
 
@@ -33,8 +35,11 @@ class Mask2FormerDecodeHead(Mask2FormerHead):
         **kwargs: :class:`Mask2FormerHead` arguments other than ``num_classes``.
     """
 
+    config_key = 'model.decode_head'
+
     def __init__(self, num_classes: int, ignore_index: int = IGNORE_INDEX,
                  align_corners: bool = False, **kwargs) -> None:
+        check_arguments(Mask2FormerHead, kwargs, self.config_key)
         super().__init__(num_classes=num_classes, **kwargs)
         self.ignore_index = ignore_index
         self.align_corners = align_corners
@@ -47,6 +52,11 @@ class Mask2FormerDecodeHead(Mask2FormerHead):
         targets = []
         for data_sample in batch_data_samples:
             labels, masks = masks_from_label_map(data_sample.gt_sem_seg.data, self.ignore_index)
+            if labels.numel() and labels.max() >= self.num_classes:
+                raise DataError(
+                    f'{data_sample.metainfo.get("seg_map_path", "a label map")}: label '
+                    f'{int(labels.max())} is >= model.decode_head.num_classes='
+                    f'{self.num_classes} and is not the ignore index {self.ignore_index}')
             targets.append(dict(labels=labels, masks=masks))
         return self.loss_by_targets(inputs, targets)
 

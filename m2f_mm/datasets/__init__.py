@@ -1,6 +1,7 @@
 """Data loading for COCO panoptic through mmdet's datasets (registered when mmdet is installed)."""
-from m2f_mm.registry import TRANSFORMS
+from m2f_mm.registry import DATASETS, TRANSFORMS
 from m2f_mm.utils.hosts import import_host_part
 
+import_host_part('m2f_mm.datasets.coco_panoptic', ['mmdet'], DATASETS, ['CocoPanopticDataset'])
 import_host_part('m2f_mm.datasets.transforms', ['mmdet'], TRANSFORMS,
                  ['LoadCocoPanopticAnnotations'])

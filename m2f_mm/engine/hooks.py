@@ -33,6 +33,9 @@ class DataSanityHook(Hook):
 
     def before_train(self, runner) -> None:
         self._check(runner, runner.train_loop.dataloader.dataset, 'train_dataloader')
+        # An empty val set would otherwise surface only after all the training.
+        if runner.val_loop is not None:
+            self._check(runner, runner.val_loop.dataloader.dataset, 'val_dataloader')
 
     def before_val(self, runner) -> None:
         self._check(runner, runner.val_loop.dataloader.dataset, 'val_dataloader')

@@ -59,7 +59,7 @@ class Mask2FormerCriterion(nn.Module):
         self.num_classes = num_classes
         self.matcher = build_in_plugin_scope(
             dict(dict(cost_class=class_weight, cost_mask=mask_weight, cost_dice=dice_weight,
-                      num_points=num_points), **matcher), TASK_UTILS)
+                      num_points=num_points), **matcher), TASK_UTILS, where='criterion.matcher')
         self.class_weight, self.mask_weight, self.dice_weight = (
             class_weight, mask_weight, dice_weight)
         # PointRend's importance sampling of the points the mask losses read.

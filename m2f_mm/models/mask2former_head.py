@@ -35,7 +35,13 @@ class Mask2FormerHead(BaseModule):
             and ``num_queries`` are filled in.
         criterion: Config of the loss; ``num_classes`` is filled in.
         init_cfg: mmengine init config.
+
+    A key of a sub-config that its class does not take is reported as
+    ``<config_key>.<sub-config>.<key>`` with the nearest valid key.
     """
+
+    # Where this head sits in a config; the adapters set their hosts' keys.
+    config_key = 'head'
 
     def __init__(self,
                  in_channels: Sequence[int],
@@ -53,11 +59,14 @@ class Mask2FormerHead(BaseModule):
         self.num_queries = num_queries
         self.pixel_decoder = build_in_plugin_scope(dict(
             pixel_decoder, in_channels=list(in_channels), strides=list(strides),
-            embed_dims=embed_dims, mask_channels=mask_channels))
+            embed_dims=embed_dims, mask_channels=mask_channels),
+            where=f'{self.config_key}.pixel_decoder')
         self.predictor = build_in_plugin_scope(dict(
             transformer_decoder, num_classes=num_classes, in_channels=embed_dims,
-            embed_dims=embed_dims, mask_channels=mask_channels, num_queries=num_queries))
-        self.criterion = build_in_plugin_scope(dict(criterion, num_classes=num_classes))
+            embed_dims=embed_dims, mask_channels=mask_channels, num_queries=num_queries),
+            where=f'{self.config_key}.transformer_decoder')
+        self.criterion = build_in_plugin_scope(dict(criterion, num_classes=num_classes),
+                                               where=f'{self.config_key}.criterion')
 
     def forward(self, feats: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """Predict classes and masks at every decoder stage.

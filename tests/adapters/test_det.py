@@ -106,7 +106,7 @@ def test_fusion_head_takes_the_class_counts_of_the_panoptic_head():
     detector = build_detector(num_things=4, num_stuff=1)
     for head in (detector.panoptic_head, detector.panoptic_fusion_head):
         assert (head.num_things_classes, head.num_classes) == (4, 5)
-    # Its own setting wins.
-    detector = build_detector(num_things=4, num_stuff=1,
-                              fusion_overrides=dict(num_stuff_classes=0))
-    assert detector.panoptic_fusion_head.num_classes == 4
+    # Counts that disagree are stopped, naming both keys.
+    with pytest.raises(ValueError, match='model.panoptic_fusion_head.num_stuff_classes=0 '
+                                         'disagrees with model.panoptic_head.num_stuff_classes=1'):
+        build_detector(num_things=4, num_stuff=1, fusion_overrides=dict(num_stuff_classes=0))

@@ -90,3 +90,81 @@ def test_empty_dataset(toy_root, tmp_path):
     ann['images'], ann['annotations'] = [], []
     ann_file.write_text(json.dumps(ann))
     _assert_one_line_error(_train(str(root)), 'train_dataloader.dataset is empty', str(root))
+
+
+def _edit_first_segment(toy_root, tmp_path, **changes):
+    """A copy of the data whose first training segment has ``changes``."""
+    root = tmp_path / 'coco'
+    shutil.copytree(toy_root, root)
+    ann_file = root / 'annotations' / 'panoptic_train.json'
+    ann = json.loads(ann_file.read_text())
+    segment = ann['annotations'][0]['segments_info'][0]
+    segment.update(changes)
+    ann_file.write_text(json.dumps(ann))
+    return root, ann['annotations'][0]['file_name'], segment['id']
+
+
+def test_unknown_category_id(toy_root, tmp_path):
+    root, png, segment = _edit_first_segment(toy_root, tmp_path, category_id=999)
+    _assert_one_line_error(_train(str(root)), 'panoptic_train.json: image', f'segment {segment}',
+                           'category_id 999, which is not among the file\'s categories')
+
+
+def test_segment_with_zero_area(toy_root, tmp_path):
+    root, png, segment = _edit_first_segment(toy_root, tmp_path, area=0)
+    _assert_one_line_error(_train(str(root)), 'panoptic_train.json: image', f'segment {segment}',
+                           'has area 0 in the JSON')
+
+
+def test_fusion_head_counts_that_disagree(toy_root):
+    _assert_one_line_error(_train(str(toy_root), 'model.panoptic_fusion_head.num_stuff_classes=3'),
+                           'model.panoptic_fusion_head.num_stuff_classes=3 disagrees with '
+                           'model.panoptic_head.num_stuff_classes=2')
+
+
+@pytest.mark.parametrize('option, message', [
+    ('model.panoptic_head.num_querys=10',
+     "model.panoptic_head.num_querys is not an argument of Mask2FormerHead; did you mean "
+     "'num_queries'?"),
+    ('model.panoptic_head.pixel_decoder.num_layer=2',
+     "model.panoptic_head.pixel_decoder.num_layer is not an argument of "
+     "MSDeformAttnPixelDecoder; did you mean 'num_layers'?"),
+])
+def test_typo_in_a_head_key(toy_root, option, message):
+    _assert_one_line_error(_train(str(toy_root), option), message)
+
+
+def test_empty_val_set_is_caught_before_training(toy_root, tmp_path):
+    root = tmp_path / 'coco'
+    shutil.copytree(toy_root, root)
+    ann_file = root / 'annotations' / 'panoptic_val.json'
+    ann = json.loads(ann_file.read_text())
+    ann['images'], ann['annotations'] = [], []
+    ann_file.write_text(json.dumps(ann))
+    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'wd'),
+           '--cfg-options', f'train_dataloader.dataset.data_root={root}/',
+           f'val_dataloader.dataset.data_root={root}/', 'train_cfg.max_iters=1',
+           'train_dataloader.batch_size=2']
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    _assert_one_line_error(proc, 'val_dataloader.dataset is empty', str(root))
+    assert 'Iter(train)' not in proc.stdout + proc.stderr
+
+
+def test_semantic_label_beyond_num_classes(tmp_path):
+    """A label map value that is neither a class nor the ignore index."""
+    import numpy as np
+    from PIL import Image
+    generate_toy_dataset(str(tmp_path / 'toy'), num_train=2, num_val=1, image_size=(64, 64))
+    ade = tmp_path / 'toy' / 'ade'
+    for png in (ade / 'annotations' / 'training').iterdir():
+        label = np.array(Image.open(png))
+        label[:4, :4] = 9  # 8 after reduce_zero_label; the model has 5 classes
+        Image.fromarray(label).save(png)
+    cmd = [sys.executable, 'tools/train.py',
+           'configs/toy/mask2former_r18-half_1xb8-600it_toy-semantic.py', '--work-dir',
+           str(tmp_path / 'wd'), '--cfg-options', f'train_dataloader.dataset.data_root={ade}/',
+           'train_cfg.max_iters=1', 'train_dataloader.batch_size=2', 'val_dataloader=None',
+           'val_cfg=None', 'val_evaluator=None']
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    _assert_one_line_error(proc, 'annotations/training/', 'label 8 is >= '
+                           'model.decode_head.num_classes=5 and is not the ignore index 255')
