@@ -1,6 +1,7 @@
 """Checks that stop a run early, with a message naming the config key, on bad data set-ups."""
 
 from mmengine.hooks import Hook
+from mmengine.dist import get_rank
 from mmengine.model import is_model_wrapper
 
 from m2f_mm.registry import HOOKS
@@ -29,10 +30,19 @@ class DataSanityHook(Hook):
 
     An empty training set would otherwise make mmengine's InfiniteSampler spin
     forever, and a class-count mismatch trains or evaluates garbage.
+
+    Args:
+        check_label_maps: Before training a semantic model, read every label map
+            of the training set once (rank 0; seconds for thousands of maps) and
+            stop on a value that is neither a class nor the ignore index.
     """
+
+    def __init__(self, check_label_maps: bool = True) -> None:
+        self.check_label_maps = check_label_maps
 
     def before_train(self, runner) -> None:
         self._check(runner, runner.train_loop.dataloader.dataset, 'train_dataloader')
+        self._check_label_maps(runner, runner.train_loop.dataloader.dataset, 'train_dataloader')
         # An empty val set would otherwise surface only after all the training.
         if runner.val_loop is not None:
             self._check(runner, runner.val_loop.dataloader.dataset, 'val_dataloader')
@@ -42,6 +52,23 @@ class DataSanityHook(Hook):
 
     def before_test(self, runner) -> None:
         self._check(runner, runner.test_loop.dataloader.dataset, 'test_dataloader')
+
+    def _check_label_maps(self, runner, dataset, key: str) -> None:
+        """Scan a semantic training set's label maps once, on rank 0, before training."""
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        head = getattr(model, 'decode_head', None)
+        if not self.check_label_maps or head is None or get_rank() != 0:
+            return
+        runner.logger.info(f'DataSanityHook: checking the label maps of {key}.dataset '
+                           '(check_label_maps=False skips this)')
+        # Imported here: m2f_mm.datasets registers host parts, the engine is host-free.
+        from m2f_mm.datasets.label_maps import find_bad_label
+        found = find_bad_label(dataset, head.num_classes, head.ignore_index)
+        if found is not None:
+            path, value = found
+            raise DataError(f'{path}: label {value} is >= model.decode_head.num_classes='
+                            f'{head.num_classes} and is not the ignore index '
+                            f'{head.ignore_index}')
 
     @staticmethod
     def _check(runner, dataset, key: str) -> None:

@@ -66,3 +66,12 @@ def test_paper_recipes_keep_the_reference_defaults():
     city = Config.fromfile(osp.join(CONFIG_DIR, 'mask2former',
                                     'mask2former_r50_8xb2-90k_cityscapes-512x1024.py'))
     assert city.train_cfg.max_iters == 90000 and city.crop_size == (512, 1024)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
+def test_evaluation_is_batch_1(path):
+    """Padding a batch to its largest image changes the predictions of the smaller
+    ones, so every shipped config evaluates one image at a time, as the reference."""
+    cfg = Config.fromfile(path)
+    for loader in ('val_dataloader', 'test_dataloader'):
+        assert cfg[loader].batch_size == 1, loader

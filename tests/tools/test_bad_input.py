@@ -168,3 +168,6 @@ def test_semantic_label_beyond_num_classes(tmp_path):
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     _assert_one_line_error(proc, 'annotations/training/', 'label 8 is >= '
                            'model.decode_head.num_classes=5 and is not the ignore index 255')
+    # Found by DataSanityHook's scan, before the first iteration.
+    assert 'checking the label maps' in proc.stdout + proc.stderr
+    assert 'Iter(train)' not in proc.stdout + proc.stderr
