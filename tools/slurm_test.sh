@@ -1,28 +1,7 @@
 #!/usr/bin/env bash
-# Test under Slurm with srun: one task per GPU (on a partition without GPUs,
-# one CPU task each, over gloo).
+# Test under Slurm with srun (see tools/slurm_run.sh for GPUS, GPUS_PER_NODE,
+# CPUS_PER_TASK and SRUN_ARGS).
 #
-#   [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
-#       bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
-#
-# GPUS tasks in all, GPUS_PER_NODE per node (16 GPUS over 8 per node = 2 nodes).
-# --gres=gpu:GPUS_PER_NODE is asked for only where the partition has GPUs.
+#   bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args]
 set -euo pipefail
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-CHECKPOINT=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
-SRUN_ARGS=${SRUN_ARGS:-""}
-GRES=()
-if sinfo -h -p "$PARTITION" -o %G | grep -q gpu; then
-  GRES=(--gres=gpu:"$GPUS_PER_NODE")
-fi
-HERE=$(cd "$(dirname "$0")" && pwd)
-set -x
-PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" --job-name="$JOB_NAME" "${GRES[@]}" --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" --cpus-per-task="$CPUS_PER_TASK" --kill-on-bad-exit=1 \
-    ${SRUN_ARGS} "${PYTHON:-python3}" -u "$HERE/test.py" "$CONFIG" "$CHECKPOINT" --launcher=slurm "${@:5}"
+exec bash "$(dirname "$0")/slurm_run.sh" test.py "$1" "$2" "$3" "$4" "${@:5}"

@@ -20,12 +20,13 @@ def toy_root(tmp_path_factory):
     return root / 'coco'
 
 
-def _train(data_root, *options):
-    """Run a 1-iteration training on ``data_root`` without validation."""
-    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', osp.join(data_root, '..', 'wd'),
+def _train(data_root, *options, config=CONFIG, validate=False):
+    """Run a 1-iteration training on ``data_root``, validating on it too if asked."""
+    val = ([f'val_dataloader.dataset.data_root={data_root}/'] if validate else
+           ['val_dataloader=None', 'val_cfg=None', 'val_evaluator=None'])
+    cmd = [sys.executable, 'tools/train.py', config, '--work-dir', osp.join(data_root, '..', 'wd'),
            '--cfg-options', f'train_dataloader.dataset.data_root={data_root}/',
-           'train_cfg.max_iters=1', 'train_dataloader.batch_size=2',
-           'val_dataloader=None', 'val_cfg=None', 'val_evaluator=None', *options]
+           'train_cfg.max_iters=1', 'train_dataloader.batch_size=2', *val, *options]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 
@@ -82,14 +83,18 @@ def test_num_classes_disagrees_with_dataset(toy_root):
                            'train_dataloader.dataset.metainfo.classes has 5')
 
 
-def test_empty_dataset(toy_root, tmp_path):
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_empty_dataset(toy_root, tmp_path, split):
+    """Caught before training, the val set too (not only after all the training)."""
     root = tmp_path / 'coco'
     shutil.copytree(toy_root, root)
-    ann_file = root / 'annotations' / 'panoptic_train.json'
+    ann_file = root / 'annotations' / f'panoptic_{split}.json'
     ann = json.loads(ann_file.read_text())
     ann['images'], ann['annotations'] = [], []
     ann_file.write_text(json.dumps(ann))
-    _assert_one_line_error(_train(str(root)), 'train_dataloader.dataset is empty', str(root))
+    proc = _train(str(root), validate=split == 'val')
+    _assert_one_line_error(proc, f'{split}_dataloader.dataset is empty', str(root))
+    assert 'Iter(train)' not in proc.stdout + proc.stderr
 
 
 def _edit_first_segment(toy_root, tmp_path, **changes):
@@ -134,21 +139,6 @@ def test_typo_in_a_head_key(toy_root, option, message):
     _assert_one_line_error(_train(str(toy_root), option), message)
 
 
-def test_empty_val_set_is_caught_before_training(toy_root, tmp_path):
-    root = tmp_path / 'coco'
-    shutil.copytree(toy_root, root)
-    ann_file = root / 'annotations' / 'panoptic_val.json'
-    ann = json.loads(ann_file.read_text())
-    ann['images'], ann['annotations'] = [], []
-    ann_file.write_text(json.dumps(ann))
-    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path / 'wd'),
-           '--cfg-options', f'train_dataloader.dataset.data_root={root}/',
-           f'val_dataloader.dataset.data_root={root}/', 'train_cfg.max_iters=1',
-           'train_dataloader.batch_size=2']
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    _assert_one_line_error(proc, 'val_dataloader.dataset is empty', str(root))
-    assert 'Iter(train)' not in proc.stdout + proc.stderr
-
 
 def test_semantic_label_beyond_num_classes(tmp_path):
     """A label map value that is neither a class nor the ignore index."""
@@ -160,12 +150,7 @@ def test_semantic_label_beyond_num_classes(tmp_path):
         label = np.array(Image.open(png))
         label[:4, :4] = 9  # 8 after reduce_zero_label; the model has 5 classes
         Image.fromarray(label).save(png)
-    cmd = [sys.executable, 'tools/train.py',
-           'configs/toy/mask2former_r18-half_1xb8-600it_toy-semantic.py', '--work-dir',
-           str(tmp_path / 'wd'), '--cfg-options', f'train_dataloader.dataset.data_root={ade}/',
-           'train_cfg.max_iters=1', 'train_dataloader.batch_size=2', 'val_dataloader=None',
-           'val_cfg=None', 'val_evaluator=None']
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    proc = _train(str(ade), config='configs/toy/mask2former_r18-half_1xb8-600it_toy-semantic.py')
     _assert_one_line_error(proc, 'annotations/training/', 'label 8 is >= '
                            'model.decode_head.num_classes=5 and is not the ignore index 255')
     # Found by DataSanityHook's scan, before the first iteration.
