@@ -6,6 +6,7 @@ M target masks of an image.
 mmdet's ``MaskFormer.add_pred_to_datasample`` asserts semantic results away,
 so :class:`Mask2FormerDetector` overrides it; everything else is mmdet's.
 """
+import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from m2f_mm.utils.hosts import require_hosts
@@ -34,8 +35,10 @@ __all__ = ['Mask2FormerDetHead', 'Mask2FormerFusionHead', 'Mask2FormerDetector']
 # ``iou_thr`` is in fact the kept fraction of a query's own mask (an area ratio).
 MMDET_TEST_CFG_NAMES = dict(object_mask_thr='object_mask_threshold',
                             iou_thr='overlap_threshold')
-_INFERENCE_KEYS = ('semantic_on', 'panoptic_on', 'instance_on', 'object_mask_threshold',
-                   'overlap_threshold', 'max_per_image')
+# The switches and thresholds a test_cfg may set: every Mask2FormerInference field but
+# the class counts, which come from the head.
+_INFERENCE_KEYS = {f.name for f in dataclasses.fields(Mask2FormerInference)} - {
+    'num_classes', 'num_things_classes'}
 
 
 @MODELS.register_module()
@@ -126,7 +129,7 @@ class Mask2FormerFusionHead(BaseModule):
             raise ValueError('m2f_mm.Mask2FormerFusionHead: test_cfg.filter_low_score=False is '
                              'not supported (Mask2Former keeps only mask probability >= 0.5)')
         test_cfg = {MMDET_TEST_CFG_NAMES.get(k, k): v for k, v in test_cfg.items()}
-        unknown = set(test_cfg) - set(_INFERENCE_KEYS)
+        unknown = set(test_cfg) - _INFERENCE_KEYS
         if unknown:
             raise ValueError(f'm2f_mm.Mask2FormerFusionHead: unknown test_cfg keys {sorted(unknown)}')
         self.num_things_classes = num_things_classes
