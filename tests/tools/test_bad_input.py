@@ -22,7 +22,11 @@ def toy_root(tmp_path_factory):
 
 def _train(data_root, *options, config=CONFIG, validate=False):
     """Run a 1-iteration training on ``data_root``, validating on it too if asked."""
-    val = ([f'val_dataloader.dataset.data_root={data_root}/'] if validate else
+    annotations = f'{data_root}/annotations/'
+    val = ([f'val_dataloader.dataset.data_root={data_root}/',
+            f'val_evaluator.0.ann_file={annotations}panoptic_val.json',
+            f'val_evaluator.0.seg_prefix={annotations}panoptic_val/',
+            f'val_evaluator.1.ann_file={annotations}instances_val.json'] if validate else
            ['val_dataloader=None', 'val_cfg=None', 'val_evaluator=None'])
     cmd = [sys.executable, 'tools/train.py', config, '--work-dir', osp.join(data_root, '..', 'wd'),
            '--cfg-options', f'train_dataloader.dataset.data_root={data_root}/',
