@@ -14,8 +14,8 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from m2f_mm.utils import (add_common_args, exit_on_user_error, load_config,  # noqa: E402
-                          parse_tool_args)
+from m2f_mm.utils import (add_common_args, close_distributed, exit_on_user_error,  # noqa: E402
+                          load_config, parse_tool_args)
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -53,6 +53,7 @@ def main():
         if args.out:
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
         runner.test()
+    close_distributed()
 
 
 if __name__ == '__main__':

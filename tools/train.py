@@ -19,8 +19,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 from m2f_mm.engine import is_complete_checkpoint, resumable_checkpoint  # noqa: E402
 from m2f_mm.engine.checkpoint import NoCheckpointError  # noqa: E402
-from m2f_mm.utils import (add_common_args, exit_on_user_error, load_config,  # noqa: E402
-                          parse_tool_args)
+from m2f_mm.utils import (add_common_args, close_distributed, exit_on_user_error,  # noqa: E402
+                          load_config, parse_tool_args)
 from m2f_mm.utils.work_dir_lock import lock_work_dir  # noqa: E402
 
 
@@ -90,6 +90,7 @@ def main():
             _resume(cfg, args.resume)
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

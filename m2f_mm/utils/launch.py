@@ -12,7 +12,7 @@ from mmengine.config import Config, DictAction
 from .errors import DataError
 
 __all__ = ['add_common_args', 'parse_tool_args', 'load_config', 'exit_on_user_error',
-           'init_cpu_distributed']
+           'init_cpu_distributed', 'close_distributed']
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +62,16 @@ def load_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optio
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
     init_cpu_distributed(cfg)
     return cfg
+
+
+def close_distributed() -> None:
+    """Leave the process group together at the end of a run. mmengine leaves it
+    open, and gloo's threads can then abort the interpreter at exit ("terminate
+    called without an active exception") after all the work is done."""
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def init_cpu_distributed(cfg: Config) -> None:
