@@ -35,11 +35,21 @@ def _options(root):
     return ['--cfg-options'] + options
 
 
+# An intermittent abort of one gloo process on this 2-core machine, not yet explained
+# (see the README, "Several GPUs"): a launch that dies of it is tried once more.
+_GLOO_ABORT = 'terminate called without an active exception'
+
+
 def _run(cmd, **env):
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                          env=dict(os.environ, **env), timeout=600)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    return proc.stdout + proc.stderr
+    for attempt in range(2):
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                              env=dict(os.environ, **env), timeout=600)
+        output = proc.stdout + proc.stderr
+        if proc.returncode == 0 or _GLOO_ABORT not in output:
+            break
+        print(f'retrying after a gloo abort: {" ".join(cmd[:3])}', file=sys.stderr)
+    assert proc.returncode == 0, output[-4000:]
+    return output
 
 
 @pytest.fixture(scope='module')
