@@ -14,8 +14,8 @@ from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from m2f_mm.utils import (add_common_args, close_distributed, exit_on_user_error,  # noqa: E402
-                          load_config, parse_tool_args)
+from m2f_mm.utils import (add_common_args, add_custom_hook, close_distributed,  # noqa: E402
+                          exit_on_user_error, load_config, parse_tool_args)
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -46,6 +46,8 @@ def main():
     with exit_on_user_error('test.py'):
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
+    # A checkpoint for another class count stops with one line instead of evaluating nonsense.
+    add_custom_hook(cfg, dict(type='m2f_mm.ClassCountHook'))
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     with exit_on_user_error('test.py'):

@@ -1,11 +1,13 @@
 """Train a model from a config with the mmengine Runner (mmdet or mmseg configs alike).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT|auto]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT|auto]] [--reset-classes] [--amp]
                           [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 Every run gets m2f_mm's crash safety: checkpoints written atomically
 (m2f_mm.AtomicCheckpointHook in place of CheckpointHook), every rank's random
 state saved with them (m2f_mm.RandomStateHook), and a lock on the work dir.
+A ``load_from`` trained for another class count stops with one line, or is
+fine-tuned with ``--reset-classes`` (m2f_mm.ClassCountHook).
 """
 import argparse
 import os
@@ -19,8 +21,8 @@ from mmengine.runner import Runner  # noqa: E402
 
 from m2f_mm.engine import is_complete_checkpoint, resumable_checkpoint  # noqa: E402
 from m2f_mm.engine.checkpoint import NoCheckpointError  # noqa: E402
-from m2f_mm.utils import (add_common_args, close_distributed, exit_on_user_error,  # noqa: E402
-                          load_config, parse_tool_args)
+from m2f_mm.utils import (add_common_args, add_custom_hook, close_distributed,  # noqa: E402
+                          exit_on_user_error, load_config, parse_tool_args)
 from m2f_mm.utils.work_dir_lock import lock_work_dir  # noqa: E402
 
 
@@ -51,10 +53,7 @@ def _crash_safe(cfg) -> None:
     if checkpoint is not None and checkpoint.get('type') in ('CheckpointHook',
                                                              'mmengine.CheckpointHook'):
         checkpoint.type = 'm2f_mm.AtomicCheckpointHook'
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    if not any(str(h.get('type', '')).endswith('RandomStateHook') for h in hooks):
-        hooks.append(dict(type='m2f_mm.RandomStateHook'))
-    cfg.custom_hooks = hooks
+    add_custom_hook(cfg, dict(type='m2f_mm.RandomStateHook'))
 
 
 def _amp(cfg) -> None:
@@ -75,6 +74,10 @@ def main():
                         help='resume from CKPT; without CKPT, from the newest complete '
                              'checkpoint in the work dir (an error if there is none); '
                              '"auto": resume if possible, else start from scratch')
+    parser.add_argument('--reset-classes', action='store_true',
+                        help='fine-tuning: when load_from was trained for another class count, '
+                             're-initialise class_embed and criterion.empty_weight instead of '
+                             'stopping')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: fp16 with a loss scaler on a GPU, bf16 on CPU')
     add_common_args(parser)
@@ -82,6 +85,7 @@ def main():
     with exit_on_user_error('train.py'):
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
         _crash_safe(cfg)
+        add_custom_hook(cfg, dict(type='m2f_mm.ClassCountHook', reset_classes=args.reset_classes))
         if args.amp:
             _amp(cfg)
         rank = int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0')))

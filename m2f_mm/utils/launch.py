@@ -11,8 +11,8 @@ from mmengine.config import Config, DictAction
 
 from .errors import DataError
 
-__all__ = ['add_common_args', 'parse_tool_args', 'load_config', 'exit_on_user_error',
-           'init_cpu_distributed', 'close_distributed']
+__all__ = ['add_common_args', 'add_custom_hook', 'parse_tool_args', 'load_config',
+           'exit_on_user_error', 'init_cpu_distributed', 'close_distributed']
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +62,15 @@ def load_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optio
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
     init_cpu_distributed(cfg)
     return cfg
+
+
+def add_custom_hook(cfg: Config, hook: dict) -> None:
+    """Append ``hook`` to ``cfg.custom_hooks`` unless a hook of its type is there already."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    name = hook['type'].split('.')[-1]
+    if not any(str(h.get('type', '')).split('.')[-1] == name for h in hooks):
+        hooks.append(hook)
+    cfg.custom_hooks = hooks
 
 
 def close_distributed() -> None:

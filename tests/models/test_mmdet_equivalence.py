@@ -2,7 +2,7 @@
 
 mmdet's head is built from its installed R50 panoptic config; ours with the
 same sizes. mmdet's weights are copied across with
-``m2f_mm.models.mmdet_key_mapping.mmdet_head_key_map`` (the checkpoint
+``m2f_mm.converters.mmdet_keys.mmdet_head_key_map`` (the checkpoint
 converter reuses it). Given identical backbone features, all 10 predictions
 must agree; with the random points made identical in both, so must the loss.
 """
@@ -18,7 +18,7 @@ from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData, PixelData
 
 import m2f_mm  # noqa: F401
-from m2f_mm.models.mmdet_key_mapping import mmdet_head_key_map
+from m2f_mm.converters.mmdet_keys import mmdet_head_key_map
 from m2f_mm.registry import MODELS
 from m2f_mm.utils import installed_config_path
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from mmengine.config import ConfigDict
 
-from m2f_mm.models.mmdet_key_mapping import pixel_decoder_key_map
+from m2f_mm.converters.mmdet_keys import pixel_decoder_key_map
 from m2f_mm.models.pixel_decoder import MSDeformAttnPixelDecoder
 from m2f_mm.registry import MODELS
 

@@ -60,7 +60,7 @@ def _build(impl, device):
     import torch
     from mmengine.config import Config
     from mmengine.registry import DefaultScope, MODELS
-    from m2f_mm.models.mmdet_key_mapping import mmdet_head_key_map
+    from m2f_mm.converters.mmdet_keys import mmdet_head_key_map
     from m2f_mm.utils import installed_config_path
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmdet'):

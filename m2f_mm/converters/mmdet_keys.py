@@ -1,23 +1,21 @@
-"""Rename mmdet 3.x Mask2Former state-dict keys to m2f_mm's module names.
+"""Rename mmdet 3.x and mmseg 1.x Mask2Former state-dict keys to m2f_mm's module names.
 
-Each table is a list of (regex, replacement) pairs; the first regex that
-fully matches a key gives its new name (``re.Match.expand`` syntax). Keys
-that no rule matches raise, so a mapping is never silently partial.
+mmseg's Mask2Former head is mmdet's, so one table serves both. Rule tables
+follow :mod:`m2f_mm.converters.rename`.
 """
-import re
-from typing import Dict, List, Tuple
+from typing import Dict
+
+from .rename import Rules, prefixed, rename_keys
 
 __all__ = ['PIXEL_DECODER_RULES', 'HEAD_RULES', 'pixel_decoder_key_map', 'mmdet_head_key_map',
-           'rename_keys']
-
-_Rules = List[Tuple[str, str]]
+           'mmdet_model_rules']
 
 _ENCODER_LAYER = r'encoder\.layers\.(\d+)\.'
 _OUR_ENCODER_LAYER = r'transformer.encoder.layers.\1.'
 _ATTENTION = r'self_attn\.(sampling_offsets|attention_weights|value_proj|output_proj)\.'
 
 # Keys of mmdet.models.layers.MSDeformAttnPixelDecoder.state_dict().
-PIXEL_DECODER_RULES: _Rules = [
+PIXEL_DECODER_RULES: Rules = [
     (r'input_convs\.(\d+)\.conv\.(weight|bias)', r'input_proj.\1.0.\2'),
     (r'input_convs\.(\d+)\.gn\.(weight|bias)', r'input_proj.\1.1.\2'),
     (r'level_encoding\.weight', 'transformer.level_embed'),
@@ -40,10 +38,8 @@ _ATTENTION_PARAMS = r'attn\.attn\.(in_proj_weight|in_proj_bias|out_proj\.weight|
 # Keys of mmdet.models.dense_heads.Mask2FormerHead.state_dict(): its pixel
 # decoder, then the transformer decoder whose layers run cross-attention
 # (norms.0), self-attention (norms.1) and FFN (norms.2).
-HEAD_RULES: _Rules = [
-    (r'pixel_decoder\.' + pattern, 'pixel_decoder.' + replacement)
-    for pattern, replacement in PIXEL_DECODER_RULES
-] + [
+HEAD_RULES: Rules = [
+    *prefixed(PIXEL_DECODER_RULES, 'pixel_decoder.', 'pixel_decoder.'),
     (_DECODER_LAYER + r'cross_' + _ATTENTION_PARAMS,
      _OUR_PREDICTOR + r'transformer_cross_attention_layers.\1.multihead_attn.\2'),
     (_DECODER_LAYER + r'self_' + _ATTENTION_PARAMS,
@@ -68,27 +64,6 @@ HEAD_RULES: _Rules = [
 ]
 
 
-def rename_keys(state_dict: Dict[str, object], rules: _Rules) -> Dict[str, object]:
-    """Return ``state_dict`` with every key renamed by the first matching rule.
-
-    Raises:
-        KeyError: naming the keys that no rule matches.
-    """
-    compiled = [(re.compile(pattern), replacement) for pattern, replacement in rules]
-    renamed, unmapped = {}, []
-    for key, value in state_dict.items():
-        for pattern, replacement in compiled:
-            match = pattern.fullmatch(key)
-            if match:
-                renamed[match.expand(replacement)] = value
-                break
-        else:
-            unmapped.append(key)
-    if unmapped:
-        raise KeyError(f'no m2f_mm name for mmdet keys: {unmapped}')
-    return renamed
-
-
 def pixel_decoder_key_map(mmdet_state_dict: Dict[str, object]) -> Dict[str, object]:
     """Rename the state dict of mmdet's ``MSDeformAttnPixelDecoder`` (keys
     relative to the decoder) to :class:`~m2f_mm.models.pixel_decoder.MSDeformAttnPixelDecoder`'s.
@@ -96,7 +71,7 @@ def pixel_decoder_key_map(mmdet_state_dict: Dict[str, object]) -> Dict[str, obje
     Raises:
         KeyError: naming any key without a mapping.
     """
-    return rename_keys(mmdet_state_dict, PIXEL_DECODER_RULES)
+    return rename_keys(mmdet_state_dict, PIXEL_DECODER_RULES, 'mmdet')
 
 
 def mmdet_head_key_map(mmdet_state_dict: Dict[str, object]) -> Dict[str, object]:
@@ -109,4 +84,16 @@ def mmdet_head_key_map(mmdet_state_dict: Dict[str, object]) -> Dict[str, object]
     Raises:
         KeyError: naming any key without a mapping.
     """
-    return rename_keys(mmdet_state_dict, HEAD_RULES)
+    return rename_keys(mmdet_state_dict, HEAD_RULES, 'mmdet')
+
+
+def mmdet_model_rules(head_prefix: str) -> Rules:
+    """Rules for a whole mmdet or mmseg Mask2Former model's state dict.
+
+    The backbone keeps its names (our configs use the host's backbones); the
+    head (``panoptic_head.`` in mmdet, ``decode_head.`` in mmseg) moves under
+    ``head_prefix``, the head's name in the target model.
+    """
+    backbone = [(r'(backbone\..*)', r'\1')]
+    return backbone + [rule for source in ('panoptic_head.', 'decode_head.')
+                       for rule in prefixed(HEAD_RULES, source, head_prefix)]
