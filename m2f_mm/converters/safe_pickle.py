@@ -2,8 +2,8 @@
 
 A pickle is a program: its GLOBAL and REDUCE opcodes import and call
 anything. A checkpoint file is untrusted input, so the unpickler here resolves
-only the few globals that numpy arrays need (array and dtype reconstructors,
-latin-1 bytes for protocol-2 pickles, OrderedDict), and the loaded object is
+only the few globals that numpy arrays need (array, scalar and dtype
+constructors, latin-1 bytes for protocol-2 pickles, OrderedDict), and the loaded object is
 checked to hold nothing but arrays, numbers, strings and containers.
 """
 import codecs
@@ -28,15 +28,18 @@ def _latin1_bytes(text: str, encoding: str = 'latin1') -> bytes:
     return codecs.encode(text, 'latin1')
 
 
-def _numpy_multiarray() -> Any:
-    return (getattr(np, '_core', None) or np.core).multiarray  # numpy 2 renamed numpy.core
+def _numpy_core() -> Any:
+    return getattr(np, '_core', None) or np.core  # numpy 2 renamed numpy.core
 
 
+# (module, name) -> the object it resolves to. Arrays: _reconstruct (protocols 2-4)
+# or _frombuffer (protocol 5); scalars: scalar.
 _ALLOWED: Dict[tuple, Callable[[], Any]] = {
-    **{(module, '_reconstruct'): lambda: _numpy_multiarray()._reconstruct
-       for module in ('numpy.core.multiarray', 'numpy._core.multiarray')},
-    **{(module, 'scalar'): lambda: _numpy_multiarray().scalar
-       for module in ('numpy.core.multiarray', 'numpy._core.multiarray')},
+    **{(f'numpy.{core}.{module}', name): (lambda module=module, name=name:
+                                          getattr(getattr(_numpy_core(), module), name))
+       for core in ('core', '_core')
+       for module, name in (('multiarray', '_reconstruct'), ('multiarray', 'scalar'),
+                            ('numeric', '_frombuffer'))},
     ('numpy', 'ndarray'): lambda: np.ndarray,
     ('numpy', 'dtype'): lambda: np.dtype,
     ('_codecs', 'encode'): lambda: _latin1_bytes,
