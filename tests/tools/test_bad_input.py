@@ -6,7 +6,11 @@ import subprocess
 import sys
 
 import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
 
+import m2f_mm  # noqa: F401
 from toy_data import generate_toy_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -160,3 +164,35 @@ def test_semantic_label_beyond_num_classes(tmp_path):
     # Found by DataSanityHook's scan, before the first iteration.
     assert 'checking the label maps' in proc.stdout + proc.stderr
     assert 'Iter(train)' not in proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope='module')
+def other_dataset_checkpoint(tmp_path_factory):
+    """The toy model's weights as if trained on a dataset of 3 more classes."""
+    cfg = Config.fromfile(osp.join(REPO, CONFIG))
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    state_dict = model.state_dict()
+    for key in [k for k in state_dict if k.endswith(('class_embed.weight', 'class_embed.bias',
+                                                     'criterion.empty_weight'))]:
+        state_dict[key] = torch.cat([state_dict[key], state_dict[key][:3]])
+    path = tmp_path_factory.mktemp('other_dataset') / 'other.pth'
+    torch.save(dict(meta={}, state_dict=state_dict), path)
+    return str(path), model.panoptic_head.num_classes
+
+
+def test_load_from_another_class_count_is_refused(toy_root, other_dataset_checkpoint):
+    path, num_classes = other_dataset_checkpoint
+    _assert_one_line_error(_train(str(toy_root), f'load_from={path}'),
+                           f'load_from={path} was trained for {num_classes + 3} classes, the '
+                           f'config has {num_classes}', '--reset-classes')
+
+
+def test_reset_classes_fine_tunes_from_another_class_count(toy_root, other_dataset_checkpoint):
+    path, num_classes = other_dataset_checkpoint
+    proc = _train(str(toy_root), f'load_from={path}', '--reset-classes')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert (f'--reset-classes: load_from={path} has {num_classes + 3} classes, the config '
+            f'{num_classes}: re-initialised') in log
+    assert 'size mismatch' not in log and f'Load checkpoint from {path}' in log
