@@ -77,7 +77,7 @@ def _run(code):
 def test_importing_the_core_imports_no_host_library():
     seen = _run('''
 import json, sys
-import m2f_mm, m2f_mm.models, m2f_mm.ops
+import m2f_mm, m2f_mm.models, m2f_mm.ops, m2f_mm.converters, m2f_mm.engine
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('mmdet', 'mmseg'))))
 ''')
     assert seen == []
