@@ -22,10 +22,10 @@ from m2f_mm.version import __version__
 from .convert import convert_checkpoint, head_prefix
 from .fit import RESET_FLAG
 
-__all__ = ['main']
+__all__ = ['main', 'build_model']
 
 
-def _build_model(config: str) -> torch.nn.Module:
+def build_model(config: str) -> torch.nn.Module:
     """CONFIG's model with an initialised head (the backbone's pretrained init is skipped)."""
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
@@ -55,9 +55,9 @@ def main(source: str, description: str, argv: Optional[Sequence[str]] = None) ->
     args = parser.parse_args(argv)
     tool = f'convert_{source}.py'
     with exit_on_user_error(tool):
-        if not osp.isfile(args.src):
+        if not osp.exists(args.src):
             raise FileNotFoundError(f'checkpoint not found: {args.src}')
-        model = _build_model(args.config)
+        model = build_model(args.config)
         try:
             state_dict, notes = convert_checkpoint(args.src, source, model, args.reset_classes)
         except (KeyError, pickle.UnpicklingError) as err:

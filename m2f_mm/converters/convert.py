@@ -14,6 +14,7 @@ from m2f_mm.models.mask2former_head import Mask2FormerHead
 from m2f_mm.utils.checkpoint import allow_mmengine_checkpoint_types
 from .detectron2_keys import detectron2_key_map
 from .fit import CheckpointMismatchError, fit_state_dict
+from .hf_keys import hf_key_map, read_hf
 from .mmdet_keys import mmdet_model_rules
 from .rename import rename_keys
 from .safe_pickle import load_detectron2_pkl
@@ -46,6 +47,7 @@ def _mmdet_key_map(state_dict: Dict[str, Tensor], prefix: str) -> Dict[str, Tens
 SOURCE_FORMATS: Dict[str, SourceFormat] = {
     'detectron2': SourceFormat(_read_detectron2, detectron2_key_map),
     'mmdet': SourceFormat(_read_mmengine, _mmdet_key_map),
+    'hf': SourceFormat(read_hf, hf_key_map),
 }
 
 

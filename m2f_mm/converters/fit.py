@@ -22,7 +22,9 @@ __all__ = ['CheckpointMismatchError', 'ClassCountMismatchError', 'check_class_co
 # Per-class tensors: the class layer (K + 1 rows) and the no-object weight (K + 1).
 CLASS_KEY_SUFFIXES = ('class_embed.weight', 'class_embed.bias', 'criterion.empty_weight')
 # Held by the config (or bookkeeping), not by the weights; taken from the model when absent.
-CONFIG_KEY_SUFFIXES = ('criterion.empty_weight', 'num_batches_tracked')
+CONFIG_KEY_SUFFIXES = ('criterion.empty_weight', 'num_batches_tracked',
+                       # transformers 5 recomputes the Swin index from the window size.
+                       'relative_position_index')
 RESET_FLAG = '--reset-classes'
 
 
