@@ -196,3 +196,18 @@ def test_reset_classes_fine_tunes_from_another_class_count(toy_root, other_datas
     assert (f'--reset-classes: load_from={path} has {num_classes + 3} classes, the config '
             f'{num_classes}: re-initialised') in log
     assert 'size mismatch' not in log and f'Load checkpoint from {path}' in log
+
+
+def test_test_py_refuses_another_class_count(toy_root, other_dataset_checkpoint):
+    path, num_classes = other_dataset_checkpoint
+    annotations = f'{toy_root}/annotations/'
+    proc = subprocess.run(
+        [sys.executable, 'tools/test.py', CONFIG, path, '--work-dir', str(toy_root / '..' / 'wt'),
+         '--cfg-options', f'test_dataloader.dataset.data_root={toy_root}/',
+         f'test_evaluator.0.ann_file={annotations}panoptic_val.json',
+         f'test_evaluator.0.seg_prefix={annotations}panoptic_val/',
+         f'test_evaluator.1.ann_file={annotations}instances_val.json'],
+        cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        f'test.py: error: load_from={path} was trained for {num_classes + 3} classes')
