@@ -31,7 +31,7 @@ coco_instance_model = dict(coco_panoptic_model,
 # statistics. Trained BN needs its own optimiser keys: mmengine applies only the longest
 # matching custom key, so the hosts' 'backbone' key would give BN weight decay.
 frozen_bn_backbone = dict(norm_cfg=dict(type='BN', requires_grad=False), norm_eval=True)
-sync_bn_backbone = dict(norm_cfg=dict(type='SyncBN', requires_grad=True))
+sync_bn_backbone = dict(norm_cfg=dict(type='SyncBN', requires_grad=True), norm_eval=False)
 _bn_multi = dict(lr_mult=0.1, decay_mult=0.0)
 resnet_norm_keys = {
     'backbone.bn1': _bn_multi,

@@ -1,12 +1,8 @@
 # Mask2Former R101, ADE20K semantic, 160k iters: mIoU 47.8 (reference model zoo).
-_base_ = [
-    'mmseg::mask2former/mask2former_r101_8xb2-160k_ade20k-512x512.py',
-    '../_base_/mask2former_heads.py']
-# Replaces the host config's own imports (mmseg's Mask2Former configs import mmdet).
-custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
-# The reference trains this ResNet's SyncBN (mmseg's config freezes its affine); BN gets
-# the backbone's lr and no weight decay.
-model = dict(
-    backbone=_base_.sync_bn_backbone,
-    decode_head=dict(_base_.ade20k_decode_head, in_channels=_base_.backbone_channels.resnet))
+# Our R50 config with ResNet-101. The reference trains this ResNet's SyncBN (its R50 freezes
+# BN); BN gets the backbone's lr and no weight decay.
+_base_ = ['./mask2former_r50_8xb2-160k_ade20k-512x512.py']
+model = dict(backbone=dict(
+    _base_.sync_bn_backbone, depth=101,
+    init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys=_base_.resnet_norm_keys))

@@ -1,12 +1,5 @@
 # Mask2Former R101, Cityscapes semantic, 90k iters: mIoU 80.1 (reference model zoo).
-_base_ = [
-    'mmseg::mask2former/mask2former_r101_8xb2-90k_cityscapes-512x1024.py',
-    '../_base_/mask2former_heads.py']
-# Replaces the host config's own imports (mmseg's Mask2Former configs import mmdet).
-custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
-# The reference trains this ResNet's SyncBN (mmseg's config freezes its affine); BN gets
-# the backbone's lr and no weight decay.
-model = dict(
-    backbone=_base_.sync_bn_backbone,
-    decode_head=dict(_base_.cityscapes_decode_head, in_channels=_base_.backbone_channels.resnet))
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys=_base_.resnet_norm_keys))
+# Our R50 config with ResNet-101, as the host configs do it.
+_base_ = ['./mask2former_r50_8xb2-90k_cityscapes-512x1024.py']
+model = dict(backbone=dict(
+    depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')))

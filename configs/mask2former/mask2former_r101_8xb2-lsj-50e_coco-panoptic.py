@@ -1,11 +1,5 @@
 # Mask2Former R101, COCO panoptic, 50 epochs: PQ 52.6 (reference model zoo).
-_base_ = [
-    'mmdet::mask2former/mask2former_r101_8xb2-lsj-50e_coco-panoptic.py',
-    '../_base_/mask2former_heads.py', '../_base_/coco_panoptic_data.py']
-custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
-model = dict(
-    _base_.coco_panoptic_model,
-    panoptic_head=dict(_base_.coco_panoptic_head, in_channels=_base_.backbone_channels.resnet))
-train_dataloader = _base_.coco_panoptic_train_dataloader
-val_dataloader = test_dataloader = _base_.coco_panoptic_test_dataloader
-val_evaluator = test_evaluator = _base_.coco_panoptic_evaluator
+# Our R50 config with ResNet-101, as the host configs do it.
+_base_ = ['./mask2former_r50_8xb2-lsj-50e_coco-panoptic.py']
+model = dict(backbone=dict(
+    depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')))

@@ -1,8 +1,5 @@
 # Mask2Former R101, COCO instance segmentation, 50 epochs: mask AP 44.2 (reference model zoo).
-_base_ = [
-    'mmdet::mask2former/mask2former_r101_8xb2-lsj-50e_coco.py',
-    '../_base_/mask2former_heads.py']
-custom_imports = dict(imports=['m2f_mm'], allow_failed_imports=False)
-model = dict(
-    _base_.coco_instance_model,
-    panoptic_head=dict(_base_.coco_instance_head, in_channels=_base_.backbone_channels.resnet))
+# Our R50 config with ResNet-101, as the host configs do it.
+_base_ = ['./mask2former_r50_8xb2-lsj-50e_coco.py']
+model = dict(backbone=dict(
+    depth=101, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet101')))
