@@ -53,7 +53,8 @@ class _EncoderLayer(nn.Module):
         """x (B, S, C); pos (1 or B, S, C); reference_points (B, S, L, 2) -> (B, S, C)."""
         x = self.norm1(x + self.self_attn(x + pos, reference_points, x, spatial_shapes,
                                           level_start_index))
-        return self.norm2(x + self.linear2(F.relu(self.linear1(x), inplace=True)))
+        # Out of place: an in-place ReLU on the view nn.Linear returns costs a full copy in backward.
+        return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
 
 
 class _Encoder(nn.Module):
