@@ -12,6 +12,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS
+from .layers.mask_product import mask_product
 from .layers.positional_encoding import SinePositionalEncoding
 
 __all__ = ['MaskedAttentionDecoder']
@@ -231,7 +232,7 @@ class MaskedAttentionDecoder(BaseModule):
         """
         decoded = self.decoder_norm(query)
         cls_pred = self.class_embed(decoded)
-        mask_pred = torch.einsum('bqc,bchw->bqhw', self.mask_embed(decoded), mask_features)
+        mask_pred = mask_product(self.mask_embed(decoded), mask_features)
         with torch.no_grad():
             resized = F.interpolate(mask_pred, size=attn_size, mode='bilinear', align_corners=False)
             blocked = resized.flatten(2).sigmoid() < 0.5
