@@ -7,7 +7,7 @@
 #   tests    pytest -m gpu: CUDA kernels vs the exact path at R50 1024x1024 shapes,
 #            the full head on CUDA vs CPU, fp16 autocast training
 #   kernels  deformable-attention kernels timed at 1024x1024 and 512x512 inputs
-#   bench    bench_vs_mmdet.py on CUDA at 1024x1024 (20 things + 1 stuff per image) and
+#   bench    benchmark.py on CUDA at 1024x1024 (20 things + 1 stuff per image) and
 #            512x512 (5 + 1), with torch.profiler tables in LOG_DIR/profiles.txt
 #   toy      toy models trained and tested through tools/train.py and tools/test.py
 #            in fp32, fp16 and bf16 (results also in LOG_DIR/toy_results.md)
@@ -26,14 +26,14 @@ for step in "$@"; do
       python3 -m pytest -m gpu tests -q -rs -p no:cacheprovider >"$log" 2>&1 ;;
     kernels)
       for size in 1024 512; do
-        python3 tools/benchmarks/bench_ms_deform_attn.py --device cuda --size $size --repeats 20 \
+        python3 tools/analysis_tools/bench_ms_deform_attn.py --device cuda --size $size --repeats 20 \
           --triton-block-m 16 32 128
       done >"$log" 2>&1 ;;
     bench)
       rm -rf /tmp/m2f_profiles
-      { python3 tools/benchmarks/bench_vs_mmdet.py --device cuda --size 1024 --masks 20 \
+      { python3 tools/analysis_tools/benchmark.py --device cuda --size 1024 --masks 20 --runs 1 --memory-claim \
           --iters 10 --profile /tmp/m2f_profiles &&
-        python3 tools/benchmarks/bench_vs_mmdet.py --device cuda --size 512 --masks 5 \
+        python3 tools/analysis_tools/benchmark.py --device cuda --size 512 --masks 5 \
           --iters 10; } >"$log" 2>&1
       cat /tmp/m2f_profiles/*.txt >"$LOG_DIR/profiles.txt" 2>/dev/null ;;
     toy)

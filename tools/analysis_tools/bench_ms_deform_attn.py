@@ -10,7 +10,7 @@ since timings are noisy.
 On CPU: m2f_mm's exact PyTorch path against mmcv's PyTorch fallback. On CUDA
 also every installed kernel of m2f_mm's CUDA_KERNELS (Triton, mmcv's CUDA op).
 
-Usage: python tools/benchmarks/bench_ms_deform_attn.py [--repeats 7] [--threads N]
+Usage: python tools/analysis_tools/bench_ms_deform_attn.py [--repeats 7] [--threads N]
     [--device cpu|cuda] [--size 512]
 """
 import argparse

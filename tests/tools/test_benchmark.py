@@ -1,0 +1,30 @@
+"""tools/analysis_tools/benchmark.py runs end to end (one tiny step per worker), so it cannot rot.
+
+It asserts the table's content, never a time: these machines are noisy.
+"""
+import math
+import os.path as osp
+import re
+import subprocess
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def test_benchmark_prints_ratios_flops_and_the_memory_claim():
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/benchmark.py', '--size', '64', '--iters', '1',
+         '--warmup', '0', '--runs', '1', '--modes', 'train', '--memory-claim', '--claim-size',
+         '64'], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    row = re.search(r'^train((?:\s+[\d.]+){9})\s*$', out, re.M)
+    assert row, out
+    (mmdet_s, ours_s, ratio, mmdet_mb, ours_mb, mem_ratio, gflop, mmdet_bound,
+     ours_bound) = map(float, row.group(1).split())
+    assert math.isclose(ratio, ours_s / mmdet_s, abs_tol=0.01)
+    assert math.isclose(mem_ratio, ours_mb / mmdet_mb, abs_tol=0.01)
+    # Counted FLOPs of a training step at 64x64: ResNet-50 alone is ~0.7 GFLOP forward.
+    assert gflop > 1 and mmdet_bound > 0 and ours_bound > 0
+    assert re.search(r'point-sampled losses\s+\d+ MB', out)
+    assert re.search(r'full / point: [\d.]+', out)
