@@ -289,8 +289,8 @@ def main():
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--runs', type=int, default=3, help='alternating rounds')
     parser.add_argument('--device', default='cpu')
-    parser.add_argument('--modes', nargs='+', default=['train', 'infer'],
-                        choices=['train', 'infer'])
+    parser.add_argument('--modes', nargs='*', default=['train', 'infer'],
+                        choices=['train', 'infer'], help='none: only the memory claim')
     parser.add_argument('--masks', type=int, default=5, help='thing masks per image')
     parser.add_argument('--memory-claim', action='store_true',
                         help='also measure point-sampled vs full-mask loss memory')
@@ -304,7 +304,8 @@ def main():
         return
     if not osp.isfile(osp.join(REPO, 'configs', args.config)):
         sys.exit(f'benchmark.py: --config {args.config}: not found under configs/')
-    _comparison_table(args)
+    if args.modes:
+        _comparison_table(args)
     if args.memory_claim:
         _memory_claim(args)
 
