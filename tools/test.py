@@ -11,11 +11,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # this chec
 
 from mmengine.config import Config  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
+import torch  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from m2f_mm.utils import (add_common_args, add_custom_hook, close_distributed,  # noqa: E402
                           exit_on_user_error, load_config, parse_tool_args)
+from m2f_mm.utils.cpu_allocator import keep_freed_memory  # noqa: E402
 
 
 def enable_visualization(cfg: Config, show_dir: str) -> None:
@@ -39,6 +41,8 @@ def main():
     parser.add_argument('--show-dir', help='write prediction visualisations (PNG) here')
     add_common_args(parser)
     args = parse_tool_args(parser)
+    if not torch.cuda.is_available():  # CPU runs: see m2f_mm.utils.cpu_allocator
+        print(f'test.py: {keep_freed_memory()}', flush=True)
     if not osp.isfile(args.checkpoint):
         sys.exit(f'test.py: checkpoint file not found: {args.checkpoint}')
     if args.out and not args.out.endswith(('.pkl', '.pickle')):

@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # this checkout's m2f_mm
 
+import torch  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -23,6 +24,7 @@ from m2f_mm.engine import is_complete_checkpoint, resumable_checkpoint  # noqa: 
 from m2f_mm.engine.checkpoint import NoCheckpointError  # noqa: E402
 from m2f_mm.utils import (add_common_args, add_custom_hook, close_distributed,  # noqa: E402
                           exit_on_user_error, load_config, parse_tool_args)
+from m2f_mm.utils.cpu_allocator import keep_freed_memory  # noqa: E402
 from m2f_mm.utils.work_dir_lock import lock_work_dir  # noqa: E402
 
 
@@ -82,6 +84,8 @@ def main():
                         help='mixed precision: fp16 with a loss scaler on a GPU, bf16 on CPU')
     add_common_args(parser)
     args = parse_tool_args(parser)
+    if not torch.cuda.is_available():  # CPU runs: see m2f_mm.utils.cpu_allocator
+        print(f'train.py: {keep_freed_memory()}', flush=True)
     with exit_on_user_error('train.py'):
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
         _crash_safe(cfg)

@@ -147,6 +147,9 @@ def worker(impl, mode, args):
     """Time ``args.iters`` steps after warm-up, count FLOPs; print one JSON line."""
     import torch
     device = args.device
+    if args.keep_freed_memory:
+        from m2f_mm.utils.cpu_allocator import keep_freed_memory
+        keep_freed_memory()
     kernel = _mmdet_kernel(device) if impl == 'mmdet' else _m2f_mm_kernel(device)
     model = _build(impl, device, args.config)
     if args.full_mask_loss:
@@ -221,14 +224,16 @@ def _profile(step, sync, device, path):
 
 def _run_worker(impl, mode, args, size=None, full_mask_loss=False):
     size = size or args.size
-    what = 'full-mask' if full_mask_loss else 'point-sampled'
+    what = (', full-mask losses' if full_mask_loss else ', point-sampled losses'
+            ) if mode == 'train' else ''
     print(f'[benchmark] {impl} {mode}: {args.iters} steps at {size}x{size}, {args.masks} things '
-          f'+ 1 stuff per image, {what} mask losses, on {args.device} ...', flush=True)
+          f'+ 1 stuff per image{what}, on {args.device} ...', flush=True)
     cmd = [sys.executable, __file__, '--worker', impl, mode, '--config', args.config,
            '--size', str(size), '--iters', str(args.iters), '--warmup', str(args.warmup),
            '--device', args.device, '--masks', str(args.masks)]
     cmd += (['--profile', args.profile] if args.profile else [])
     cmd += (['--full-mask-loss'] if full_mask_loss else [])
+    cmd += (['--keep-freed-memory'] if args.keep_freed_memory else [])
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f'[benchmark] {impl} {mode} failed:\n{out.stderr[-3000:]}')
@@ -247,8 +252,9 @@ def _comparison_table(args):
             for impl in ('mmdet', 'm2f_mm'):
                 rounds[impl, mode].append(_run_worker(impl, mode, args))
     mem = 'CUDA max allocated' if args.device.startswith('cuda') else 'peak RSS'
+    malloc = ', both with freed memory kept (--keep-freed-memory)' if args.keep_freed_memory else ''
     print(f'\n{args.config} at {args.size}x{args.size} on {args.device}, median of {args.runs} '
-          f'alternating runs of {args.iters} steps; memory: {mem} (MB)')
+          f'alternating runs of {args.iters} steps{malloc}; memory: {mem} (MB)')
     print(f'{"mode":6} {"mmdet s":>8} {"ours s":>8} {"ratio":>6} {"mmdet MB":>9} {"ours MB":>8} '
           f'{"ratio":>6} {"GFLOP":>7} {"mmdet/bound":>12} {"ours/bound":>11}')
     for mode in args.modes:
@@ -295,6 +301,9 @@ def main():
     parser.add_argument('--memory-claim', action='store_true',
                         help='also measure point-sampled vs full-mask loss memory')
     parser.add_argument('--claim-size', type=int, default=1024)
+    parser.add_argument('--keep-freed-memory', action='store_true',
+                        help='in both workers, keep freed memory in the process as tools/train.py '
+                             'does on CPU (m2f_mm.utils.cpu_allocator)')
     parser.add_argument('--profile', metavar='DIR', help='write a profile of one step per run')
     parser.add_argument('--worker', nargs=2, metavar=('IMPL', 'MODE'), help=argparse.SUPPRESS)
     parser.add_argument('--full-mask-loss', action='store_true', help=argparse.SUPPRESS)
