@@ -16,6 +16,7 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
+from m2f_mm.engine.checkpoint import fsync_and_replace
 from m2f_mm.utils.errors import DataError
 from m2f_mm.utils.launch import exit_on_user_error
 from m2f_mm.version import __version__
@@ -40,7 +41,7 @@ def _save(checkpoint: dict, path: str) -> None:
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = osp.join(osp.dirname(osp.abspath(path)), f'.{osp.basename(path)}.tmp')
     torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    fsync_and_replace(tmp, path)
 
 
 def main(source: str, description: str, argv: Optional[Sequence[str]] = None) -> None:

@@ -20,15 +20,15 @@ from mmengine.hooks import CheckpointHook
 from m2f_mm.registry import HOOKS
 from .random_state import RANDOM_STATE_KEY, capture_random_state
 
-__all__ = ['AtomicCheckpointHook', 'is_complete_checkpoint', 'resumable_checkpoint',
-           'NoCheckpointError']
+__all__ = ['AtomicCheckpointHook', 'fsync_and_replace', 'is_complete_checkpoint',
+           'resumable_checkpoint', 'NoCheckpointError']
 
 
 class NoCheckpointError(FileNotFoundError):
     """A work dir holds no complete checkpoint to resume from."""
 
 
-def _fsync_and_replace(tmp: str, final: str) -> None:
+def fsync_and_replace(tmp: str, final: str) -> None:
     """Make ``tmp`` durable, then atomically give it the name ``final``."""
     with open(tmp, 'rb+') as f:
         os.fsync(f.fileno())
@@ -44,7 +44,7 @@ def _write_atomically(path: str, text: str) -> None:
     tmp = f'{path}.tmp'
     with open(tmp, 'w') as f:
         f.write(text)
-    _fsync_and_replace(tmp, path)
+    fsync_and_replace(tmp, path)
 
 
 @HOOKS.register_module()
@@ -92,7 +92,7 @@ class AtomicCheckpointHook(CheckpointHook):
                                **self.args)
         if not is_main_process():
             return
-        _fsync_and_replace(osp.join(self.out_dir, tmp_name), final)
+        fsync_and_replace(osp.join(self.out_dir, tmp_name), final)
         _write_atomically(osp.join(runner.work_dir, 'last_checkpoint'), final)
         # Only now that the new checkpoint is complete does an old one go.
         old = None if dropped is None else osp.join(self.out_dir,

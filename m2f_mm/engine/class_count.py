@@ -34,14 +34,9 @@ class ClassCountHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Check (and with ``reset_classes`` fix) ``checkpoint`` before it is loaded."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        key = 'state_dict' if 'state_dict' in checkpoint else None
-        state_dict = checkpoint[key] if key else checkpoint
+        state_dict = checkpoint.get('state_dict', checkpoint)
         fitted, notes = check_class_count(state_dict, model.state_dict(), self.reset_classes,
                                           source=f'load_from={runner._load_from}')
-        if key:
-            checkpoint[key] = fitted
-        else:
-            checkpoint.clear()
-            checkpoint.update(fitted)
+        state_dict.update(fitted)  # in place: mmengine loads from this dict next
         for note in notes:
             print_log(note, logger='current')
