@@ -77,7 +77,8 @@ class _Transformer(nn.Module):
 
     def __init__(self, embed_dims: int, num_levels: int, **encoder_kwargs) -> None:
         super().__init__()
-        self.level_embed = nn.Parameter(torch.empty(num_levels, embed_dims))
+        # zeros, not torch.empty: a model used before init_weights stays finite
+        self.level_embed = nn.Parameter(torch.zeros(num_levels, embed_dims))
         self.encoder = _Encoder(embed_dims=embed_dims, num_levels=num_levels, **encoder_kwargs)
         self.position_encoding = SinePositionalEncoding(embed_dims // 2)
 

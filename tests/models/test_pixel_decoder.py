@@ -82,6 +82,13 @@ def test_init():
     assert not decoder.mask_features.bias.any()
 
 
+def test_finite_before_init_weights():
+    # A checkpoint saved from a model built without the Runner must not carry garbage memory.
+    decoder = MSDeformAttnPixelDecoder(**SMALL)
+    assert all(p.isfinite().all() for p in decoder.parameters())
+    assert not decoder.transformer.level_embed.any()
+
+
 def test_float32_under_bfloat16_autocast():
     decoder = _decoder()
     feats = [f.bfloat16() for f in _features(SMALL['in_channels'], SMALL['strides'], (64, 96))]

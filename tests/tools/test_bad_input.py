@@ -172,6 +172,7 @@ def other_dataset_checkpoint(tmp_path_factory):
     cfg = Config.fromfile(osp.join(REPO, CONFIG))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         model = MODELS.build(cfg.model)
+    model.init_weights()
     state_dict = model.state_dict()
     for key in [k for k in state_dict if k.endswith(('class_embed.weight', 'class_embed.bias',
                                                      'criterion.empty_weight'))]:
