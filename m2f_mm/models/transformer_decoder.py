@@ -14,108 +14,28 @@ from torch import Tensor, nn
 from m2f_mm.registry import MODELS
 from .layers.mask_product import mask_product
 from .layers.positional_encoding import SinePositionalEncoding
+from .layers.transformer_layers import MLP, CrossAttentionLayer, FFNLayer, SelfAttentionLayer
 
 __all__ = ['MaskedAttentionDecoder']
-
-
-class _ResidualAttention(nn.Module):
-    """Post-norm residual attention: ``norm(x + attn(x + x_pos, mem + mem_pos, mem))``.
-
-    ``nn.MultiheadAttention`` with ``need_weights=False`` dispatches to the
-    fused scaled-dot-product kernel and falls back to the exact math path by
-    itself, so the choice is made in one place (torch). Subclasses name the
-    attention as the reference checkpoint does.
-    """
-
-    def __init__(self, embed_dims: int) -> None:
-        super().__init__()
-        self.norm = nn.LayerNorm(embed_dims)
-
-    def _attend(self, attn: nn.MultiheadAttention, x: Tensor, x_pos: Tensor, memory: Tensor,
-                memory_pos: Tensor, attn_mask: Optional[Tensor] = None) -> Tensor:
-        """
-        Args:
-            attn: The attention module.
-            x: (B, Q, C) queries.
-            x_pos: (B, Q, C) query position embedding.
-            memory: (B, S, C) keys/values (S = Q for self-attention).
-            memory_pos: (B, S, C) key position embedding.
-            attn_mask: (B * N, Q, S) bool, True where attention is blocked.
-
-        Returns:
-            (B, Q, C).
-        """
-        out = attn(x + x_pos, memory + memory_pos, memory, attn_mask=attn_mask,
-                   need_weights=False)[0]
-        return self.norm(x + out)
-
-
-class _CrossAttentionLayer(_ResidualAttention):
-    """Masked cross-attention from the queries to one feature level."""
-
-    def __init__(self, embed_dims: int, num_heads: int) -> None:
-        super().__init__(embed_dims)
-        self.multihead_attn = nn.MultiheadAttention(embed_dims, num_heads, batch_first=True)
-
-    def forward(self, x: Tensor, x_pos: Tensor, memory: Tensor, memory_pos: Tensor,
-                attn_mask: Tensor) -> Tensor:
-        """See :meth:`_ResidualAttention._attend`."""
-        return self._attend(self.multihead_attn, x, x_pos, memory, memory_pos, attn_mask)
-
-
-class _SelfAttentionLayer(_ResidualAttention):
-    """Self-attention among the queries."""
-
-    def __init__(self, embed_dims: int, num_heads: int) -> None:
-        super().__init__(embed_dims)
-        self.self_attn = nn.MultiheadAttention(embed_dims, num_heads, batch_first=True)
-
-    def forward(self, x: Tensor, x_pos: Tensor) -> Tensor:
-        """(B, Q, C) queries and their position embedding -> (B, Q, C)."""
-        return self._attend(self.self_attn, x, x_pos, x, x_pos)
-
-
-class _FFNLayer(nn.Module):
-    """Post-norm residual feed-forward block with ReLU."""
-
-    def __init__(self, embed_dims: int, ffn_channels: int) -> None:
-        super().__init__()
-        self.linear1 = nn.Linear(embed_dims, ffn_channels)
-        self.linear2 = nn.Linear(ffn_channels, embed_dims)
-        self.norm = nn.LayerNorm(embed_dims)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """(B, Q, C) -> (B, Q, C)."""
-        return self.norm(x + self.linear2(F.relu(self.linear1(x))))
-
-
-class _MLP(nn.Module):
-    """Linear layers with ReLU between them (none after the last)."""
-
-    def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
-                 num_layers: int) -> None:
-        super().__init__()
-        dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
-
-    def forward(self, x: Tensor) -> Tensor:
-        for i, layer in enumerate(self.layers):
-            x = layer(x)
-            if i < len(self.layers) - 1:
-                x = F.relu(x)
-        return x
 
 
 @MODELS.register_module()
 class MaskedAttentionDecoder(BaseModule):
     """Transformer decoder whose cross-attention is restricted to predicted masks.
 
-    Each layer runs masked cross-attention, then self-attention, then an FFN
-    (all post-norm, no dropout). Layer i reads feature level ``i % L``. Before
-    layer 0 and after every layer a shared head (LayerNorm, class Linear,
-    3-layer mask MLP) predicts classes and masks, so ``num_layers + 1``
-    predictions come out; the binarised, resized, detached mask of each
-    prediction restricts the next layer's cross-attention.
+    By default each layer runs masked cross-attention, then self-attention,
+    then an FFN (all post-norm, no dropout), and layer i reads feature level
+    ``i % L``. Before layer 0 and after every layer a shared head (LayerNorm,
+    class Linear, 3-layer mask MLP) predicts classes and masks, so
+    ``num_layers + 1`` predictions come out; the binarised, resized, detached
+    mask of each prediction restricts the next layer's cross-attention.
+
+    The switches after ``num_feature_levels`` turn the paper's ablations on
+    (Mask2Former Table 4) and, together, give MaskFormer's standard decoder
+    (``masked_attention=False, cross_attention_first=False,
+    learnable_query_features=False, dropout=0.1, initial_prediction=False`` on
+    one level). None of them adds or removes a parameter except
+    ``learnable_query_features``.
 
     Args:
         num_classes: K, number of classes (without "no object").
@@ -126,7 +46,18 @@ class MaskedAttentionDecoder(BaseModule):
         num_heads: N.
         ffn_channels: FFN hidden width.
         num_layers: Decoder layers (9 = 3 rounds over 3 levels).
-        num_feature_levels: L.
+        num_feature_levels: L, levels the pixel decoder gives. A learnable
+            level embedding is added to the keys when L > 1.
+        masked_attention: Restrict cross-attention to the previous prediction's
+            mask; False attends everywhere.
+        single_scale_level: None reads the levels round robin; a level index
+            (0 = coarsest) makes every layer read that level.
+        cross_attention_first: Cross-attention before self-attention;
+            False is the standard (DETR) order.
+        learnable_query_features: Learn the query features X0; False starts
+            the queries from zeros (the query positions stay learnable).
+        dropout: Dropout in the attentions and FFNs.
+        initial_prediction: Predict (and so supervise) from X0 before layer 0.
         init_cfg: mmengine init config.
 
     :class:`~m2f_mm.models.Mask2FormerHead` fills in the sizes it owns
@@ -136,28 +67,40 @@ class MaskedAttentionDecoder(BaseModule):
     def __init__(self, num_classes: int, in_channels: int, embed_dims: int, mask_channels: int,
                  num_queries: int, num_heads: int = 8, ffn_channels: int = 2048,
                  num_layers: int = 9, num_feature_levels: int = 3,
+                 masked_attention: bool = True, single_scale_level: Optional[int] = None,
+                 cross_attention_first: bool = True, learnable_query_features: bool = True,
+                 dropout: float = 0.0, initial_prediction: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if single_scale_level is not None and not 0 <= single_scale_level < num_feature_levels:
+            raise ValueError(f'transformer_decoder.single_scale_level={single_scale_level} is '
+                             f'not a level index: num_feature_levels={num_feature_levels}')
         self.num_heads = num_heads
         self.num_layers = num_layers
         self.num_feature_levels = num_feature_levels
+        self.masked_attention = masked_attention
+        self.single_scale_level = single_scale_level
+        self.cross_attention_first = cross_attention_first
+        self.initial_prediction = initial_prediction
         self.pe_layer = SinePositionalEncoding(embed_dims // 2)
-        self.query_feat = nn.Embedding(num_queries, embed_dims)
+        self.query_feat = (nn.Embedding(num_queries, embed_dims) if learnable_query_features
+                           else None)
         self.query_embed = nn.Embedding(num_queries, embed_dims)
-        self.level_embed = nn.Embedding(num_feature_levels, embed_dims)
+        self.level_embed = (nn.Embedding(num_feature_levels, embed_dims)
+                            if num_feature_levels > 1 else None)
         # No parameters when the widths already match, like the reference.
         self.input_proj = nn.ModuleList(
             nn.Conv2d(in_channels, embed_dims, 1) if in_channels != embed_dims else nn.Sequential()
             for _ in range(num_feature_levels))
         self.transformer_cross_attention_layers = nn.ModuleList(
-            _CrossAttentionLayer(embed_dims, num_heads) for _ in range(num_layers))
+            CrossAttentionLayer(embed_dims, num_heads, dropout) for _ in range(num_layers))
         self.transformer_self_attention_layers = nn.ModuleList(
-            _SelfAttentionLayer(embed_dims, num_heads) for _ in range(num_layers))
+            SelfAttentionLayer(embed_dims, num_heads, dropout) for _ in range(num_layers))
         self.transformer_ffn_layers = nn.ModuleList(
-            _FFNLayer(embed_dims, ffn_channels) for _ in range(num_layers))
+            FFNLayer(embed_dims, ffn_channels, dropout) for _ in range(num_layers))
         self.decoder_norm = nn.LayerNorm(embed_dims)
         self.class_embed = nn.Linear(embed_dims, num_classes + 1)
-        self.mask_embed = _MLP(embed_dims, embed_dims, mask_channels, 3)
+        self.mask_embed = MLP(embed_dims, embed_dims, mask_channels, 3)
 
     def init_weights(self) -> None:
         """Xavier-uniform init of the decoder layers' matrices, as the reference."""
@@ -173,6 +116,12 @@ class MaskedAttentionDecoder(BaseModule):
                 nn.init.kaiming_uniform_(proj.weight, a=1)
                 nn.init.zeros_(proj.bias)
 
+    def level_of_layer(self, i: int) -> int:
+        """The feature level layer ``i`` reads (``i = num_layers`` is allowed)."""
+        if self.single_scale_level is not None:
+            return self.single_scale_level
+        return i % self.num_feature_levels
+
     def forward(self, mask_features: Tensor,
                 multi_scale_features: List[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
         """Decode queries against the multi-scale features (the pixel decoder's
@@ -183,8 +132,9 @@ class MaskedAttentionDecoder(BaseModule):
             multi_scale_features: L maps (B, C_in, h_l, w_l), lowest resolution first.
 
         Returns:
-            ``num_layers + 1`` class logits (B, Q, K + 1) and as many mask
-            logits (B, Q, h, w), the prediction from the learnable queries first.
+            Class logits (B, Q, K + 1) and mask logits (B, Q, h, w) of every
+            prediction, in order: ``num_layers + 1`` of each with
+            ``initial_prediction`` (the one from X0 first), else ``num_layers``.
         """
         if len(multi_scale_features) != self.num_feature_levels:
             raise ValueError(f'MaskedAttentionDecoder expects {self.num_feature_levels} '
@@ -193,32 +143,45 @@ class MaskedAttentionDecoder(BaseModule):
         memories, memory_pos, sizes = [], [], []
         for level, feat in enumerate(multi_scale_features):
             sizes.append(feat.shape[-2:])
-            # The level embedding is added to the keys' content, not their position.
             src = self.input_proj[level](feat).flatten(2).transpose(1, 2)
-            memories.append(src + self.level_embed.weight[level])
+            if self.level_embed is not None:
+                # The level embedding is added to the keys' content, not their position.
+                src = src + self.level_embed.weight[level]
+            memories.append(src)
             memory_pos.append(self.pe_layer(feat).flatten(2).transpose(1, 2))
 
-        query = self.query_feat.weight.unsqueeze(0).expand(batch_size, -1, -1)
         query_pos = self.query_embed.weight.unsqueeze(0).expand(batch_size, -1, -1)
+        query = (self.query_feat.weight.unsqueeze(0).expand(batch_size, -1, -1)
+                 if self.query_feat is not None else torch.zeros_like(query_pos))
 
-        cls_preds, mask_preds = [], []
-        cls_pred, mask_pred, attn_mask = self._predict(query, mask_features, sizes[0])
-        cls_preds.append(cls_pred)
-        mask_preds.append(mask_pred)
+        cls_preds, mask_preds, attn_mask = [], [], None
+        if self.initial_prediction or self.masked_attention:
+            cls_pred, mask_pred, attn_mask = self._predict(query, mask_features,
+                                                           sizes[self.level_of_layer(0)])
+            if self.initial_prediction:
+                cls_preds.append(cls_pred)
+                mask_preds.append(mask_pred)
         for i in range(self.num_layers):
-            level = i % self.num_feature_levels
-            query = self.transformer_cross_attention_layers[i](
-                query, query_pos, memories[level], memory_pos[level], attn_mask=attn_mask)
-            query = self.transformer_self_attention_layers[i](query, query_pos)
+            level = self.level_of_layer(i)
+            cross_attention = self.transformer_cross_attention_layers[i]
+            self_attention = self.transformer_self_attention_layers[i]
+            if self.cross_attention_first:
+                query = cross_attention(query, query_pos, memories[level], memory_pos[level],
+                                        attn_mask)
+                query = self_attention(query, query_pos)
+            else:
+                query = self_attention(query, query_pos)
+                query = cross_attention(query, query_pos, memories[level], memory_pos[level],
+                                        attn_mask)
             query = self.transformer_ffn_layers[i](query)
-            next_size = sizes[(i + 1) % self.num_feature_levels]
-            cls_pred, mask_pred, attn_mask = self._predict(query, mask_features, next_size)
+            cls_pred, mask_pred, attn_mask = self._predict(
+                query, mask_features, sizes[self.level_of_layer(i + 1)])
             cls_preds.append(cls_pred)
             mask_preds.append(mask_pred)
         return cls_preds, mask_preds
 
     def _predict(self, query: Tensor, mask_features: Tensor,
-                 attn_size: torch.Size) -> Tuple[Tensor, Tensor, Tensor]:
+                 attn_size: torch.Size) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """Shared prediction head plus the attention mask for the next layer.
 
         Args:
@@ -228,11 +191,14 @@ class MaskedAttentionDecoder(BaseModule):
 
         Returns:
             cls_pred (B, Q, K + 1), mask_pred (B, Q, h, w) and attn_mask
-            (B * N, Q, h_l * w_l) bool, True where attention is blocked.
+            (B * N, Q, h_l * w_l) bool, True where attention is blocked, or None
+            without masked attention.
         """
         decoded = self.decoder_norm(query)
         cls_pred = self.class_embed(decoded)
         mask_pred = mask_product(self.mask_embed(decoded), mask_features)
+        if not self.masked_attention:
+            return cls_pred, mask_pred, None
         with torch.no_grad():
             resized = F.interpolate(mask_pred, size=attn_size, mode='bilinear', align_corners=False)
             blocked = resized.flatten(2).sigmoid() < 0.5
