@@ -5,7 +5,7 @@ Shape letters: B batch, Q queries, K classes (K + 1 logits, the last is
 input), h x w predicted mask size (1/4 of the padded input), T sampled points,
 P matched (query, target) pairs in the batch.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +13,7 @@ from mmengine import dist
 from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS, TASK_UTILS, build_in_plugin_scope
+from .mask_losses import check_mask_loss, dice_loss, mask_loss
 from .point_sample import point_sample, sample_uncertain_points
 
 __all__ = ['Mask2FormerCriterion']
@@ -22,7 +23,7 @@ Matches = List[Tuple[Tensor, Tensor]]
 
 @MODELS.register_module()
 class Mask2FormerCriterion(nn.Module):
-    """Hungarian-matched class, BCE and dice losses with deep supervision.
+    """Hungarian-matched class, mask (BCE or focal) and dice losses with deep supervision.
 
     Each prediction of the list (one per decoder stage) is matched to the targets
     on its own and gets the full loss. The class loss covers every query
@@ -33,42 +34,53 @@ class Mask2FormerCriterion(nn.Module):
     Args:
         num_classes: K, classes without "no object".
         matcher: Config of the matcher, built in m2f_mm's TASK_UTILS scope. Its
-            cost weights and number of points default to this loss's own
-            (``cost_class=class_weight``, ``cost_mask=mask_weight``,
-            ``cost_dice=dice_weight``, ``num_points``), as in the reference;
-            set them here only to match on other terms than the loss.
-        class_weight: Weight of the cross-entropy class loss.
-        mask_weight: Weight of the binary cross-entropy mask loss.
-        dice_weight: Weight of the dice mask loss.
+            cost weights, mask cost and number of points default to this loss's
+            own (``cost_class=cls_loss_weight``, ``cost_mask=mask_loss_weight``,
+            ``cost_dice=dice_loss_weight``, ``mask_cost=mask_loss``,
+            ``num_points``), as in the reference; set them here only to match on
+            other terms than the loss. ``matcher.point_sampled=False`` matches on
+            full masks.
+        cls_loss_weight: Weight of the cross-entropy class loss.
+        mask_loss_weight: Weight of the per-pixel mask loss.
+        dice_loss_weight: Weight of the dice mask loss.
         no_object_weight: Weight of the "no object" class inside the cross-entropy.
+        class_weight: Per-class weights inside the cross-entropy, K + 1 of them,
+            "no object" last (which must equal ``no_object_weight``); None
+            weighs every class 1.
+        mask_loss: ``'bce'`` (Mask2Former) or ``'focal'`` (MaskFormer's sigmoid
+            focal loss).
         num_points: T, points per matched mask for point-sampled losses
             (12544 = 112 x 112 in the paper).
         oversample_ratio: Candidates per point for importance sampling.
-        importance_sample_ratio: Fraction of the T points chosen by uncertainty.
+        importance_sample_ratio: Fraction of the T points chosen by uncertainty;
+            0 samples uniformly.
         point_sampled: If False, the mask losses use every pixel of the targets
-            instead (matched logits upsampled to H x W); the paper's baseline for
-            its memory comparison.
+            instead (matched logits upsampled to H x W): MaskFormer's loss, and
+            the paper's baseline for its memory comparison.
     """
 
     def __init__(self, num_classes: int, matcher: dict = dict(type='HungarianMatcher'),
-                 class_weight: float = 2.0, mask_weight: float = 5.0,
-                 dice_weight: float = 5.0, no_object_weight: float = 0.1,
+                 cls_loss_weight: float = 2.0, mask_loss_weight: float = 5.0,
+                 dice_loss_weight: float = 5.0, no_object_weight: float = 0.1,
+                 class_weight: Optional[Sequence[float]] = None, mask_loss: str = 'bce',
                  num_points: int = 12544, oversample_ratio: float = 3.0,
                  importance_sample_ratio: float = 0.75, point_sampled: bool = True) -> None:
         super().__init__()
+        check_mask_loss(mask_loss, 'criterion.mask_loss')
         self.num_classes = num_classes
         self.matcher = build_in_plugin_scope(
-            dict(dict(cost_class=class_weight, cost_mask=mask_weight, cost_dice=dice_weight,
-                      num_points=num_points), **matcher), TASK_UTILS, where='criterion.matcher')
-        self.class_weight, self.mask_weight, self.dice_weight = (
-            class_weight, mask_weight, dice_weight)
+            dict(dict(cost_class=cls_loss_weight, cost_mask=mask_loss_weight,
+                      cost_dice=dice_loss_weight, mask_cost=mask_loss, num_points=num_points),
+                 **matcher), TASK_UTILS, where='criterion.matcher')
+        self.cls_loss_weight, self.mask_loss_weight, self.dice_loss_weight = (
+            cls_loss_weight, mask_loss_weight, dice_loss_weight)
+        self.mask_loss = mask_loss
         # PointRend's importance sampling of the points the mask losses read.
         self.num_points, self.oversample_ratio, self.importance_sample_ratio = (
             num_points, oversample_ratio, importance_sample_ratio)
         self.point_sampled = point_sampled
-        empty_weight = torch.ones(num_classes + 1)
-        empty_weight[-1] = no_object_weight
-        self.register_buffer('empty_weight', empty_weight)
+        self.register_buffer('empty_weight',
+                             _class_weights(num_classes, no_object_weight, class_weight))
 
     def forward(self, cls_preds: Sequence[Tensor], mask_preds: Sequence[Tensor],
                 targets: Sequence[Dict[str, Tensor]]) -> Dict[str, Tensor]:
@@ -128,7 +140,7 @@ class Mask2FormerCriterion(nn.Module):
         # 'mean' with class weights divides by the summed weights of the targets.
         loss = F.cross_entropy(cls_logits.flatten(0, 1).float(), labels.flatten(),
                                weight=self.empty_weight.float())
-        return self.class_weight * loss
+        return self.cls_loss_weight * loss
 
     def _mask_losses(self, mask_logits: Tensor, targets: Sequence[Dict[str, Tensor]],
                      matches: Matches, num_masks: Tensor) -> Tuple[Tensor, Tensor]:
@@ -156,14 +168,30 @@ class Mask2FormerCriterion(nn.Module):
                                    mode='bilinear', align_corners=False).flatten(1)  # (P, HW)
             values = matched_targets.flatten(1)
 
-        bce = F.binary_cross_entropy_with_logits(logits, values, reduction='none').mean(1)
-        probs = logits.sigmoid()
-        dice = 1 - (2 * (probs * values).sum(1) + 1) / (probs.sum(1) + values.sum(1) + 1)
-        return (self.mask_weight * bce.sum() / num_masks,
-                self.dice_weight * dice.sum() / num_masks)
+        per_mask = mask_loss(logits, values, self.mask_loss).mean(1)
+        return (self.mask_loss_weight * per_mask.sum() / num_masks,
+                self.dice_loss_weight * dice_loss(logits, values).sum() / num_masks)
 
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, matcher={self.matcher!r}, '
-                f'weights(class/mask/dice)={self.class_weight}/{self.mask_weight}/'
-                f'{self.dice_weight}, num_points={self.num_points}, '
-                f'point_sampled={self.point_sampled}')
+                f'weights(class/mask/dice)={self.cls_loss_weight}/{self.mask_loss_weight}/'
+                f'{self.dice_loss_weight}, mask_loss={self.mask_loss!r}, '
+                f'num_points={self.num_points}, point_sampled={self.point_sampled}')
+
+
+def _class_weights(num_classes: int, no_object_weight: float,
+                   class_weight: Optional[Sequence[float]]) -> Tensor:
+    """The cross-entropy's (K + 1,) class weights, checked against the class count."""
+    if class_weight is None:
+        weights = torch.ones(num_classes + 1)
+        weights[-1] = no_object_weight
+        return weights
+    if len(class_weight) != num_classes + 1:
+        raise ValueError(f'criterion.class_weight has {len(class_weight)} entries; the head has '
+                         f'{num_classes} classes, so it needs {num_classes + 1} ("no object" '
+                         'last)')
+    if class_weight[-1] != no_object_weight:
+        raise ValueError(f'criterion.class_weight[-1]={class_weight[-1]} is the "no object" '
+                         f'weight but criterion.no_object_weight={no_object_weight}; set them '
+                         'equal')
+    return torch.tensor([float(w) for w in class_weight])

@@ -13,6 +13,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from m2f_mm.registry import TASK_UTILS
+from .mask_losses import check_mask_loss, pairwise_dice_loss, pairwise_mask_loss
 from .point_sample import point_sample
 
 __all__ = ['HungarianMatcher']
@@ -20,28 +21,38 @@ __all__ = ['HungarianMatcher']
 
 @TASK_UTILS.register_module()
 class HungarianMatcher:
-    """Minimum-cost bipartite matching with class, mask BCE and mask dice costs.
+    """Minimum-cost bipartite matching with class, mask and dice costs.
 
-    The mask costs compare each prediction with each target on the same T points,
-    drawn uniformly at random once per image: cheap at any mask resolution and
-    independent of the prediction and target sizes.
+    By default the mask costs compare each prediction with each target on the
+    same T points, drawn uniformly at random once per image: cheap at any mask
+    resolution and independent of the prediction and target sizes. With
+    ``point_sampled=False`` they compare every pixel instead, the targets
+    resized (nearest) to the prediction size, as MaskFormer did.
+
+    The class cost is minus the softmax probability of the target class, as in
+    the reference: the criterion's per-class ``class_weight`` does not enter it.
 
     Args:
-        cost_class: Weight of the class cost, minus the target class's probability.
-        cost_mask: Weight of the mean binary cross-entropy over the points.
-        cost_dice: Weight of the dice cost (+1 smoothing) over the points.
-        num_points: T, points per image.
+        cost_class: Weight of the class cost.
+        cost_mask: Weight of the mask cost, the mean ``mask_cost`` loss.
+        cost_dice: Weight of the dice cost (+1 smoothing).
+        num_points: T, points per image when ``point_sampled``.
+        mask_cost: ``'bce'`` (Mask2Former) or ``'focal'`` (MaskFormer).
+        point_sampled: Compare masks on T random points; False compares full masks.
 
-    :class:`~m2f_mm.models.Mask2FormerCriterion` fills all four in from its
-    loss weights and number of points unless its ``matcher`` config sets them.
+    :class:`~m2f_mm.models.Mask2FormerCriterion` fills in the first five from
+    its loss settings unless its ``matcher`` config sets them.
     """
 
     def __init__(self, cost_class: float, cost_mask: float, cost_dice: float,
-                 num_points: int) -> None:
+                 num_points: int, mask_cost: str = 'bce', point_sampled: bool = True) -> None:
+        check_mask_loss(mask_cost, 'criterion.matcher.mask_cost')
         self.cost_class = cost_class
         self.cost_mask = cost_mask
         self.cost_dice = cost_dice
         self.num_points = num_points
+        self.mask_cost = mask_cost
+        self.point_sampled = point_sampled
 
     def cost_matrix(self, cls_logits: Tensor, point_logits: Tensor, gt_labels: Tensor,
                     point_targets: Tensor) -> Tensor:
@@ -49,7 +60,7 @@ class HungarianMatcher:
 
         Args:
             cls_logits: (Q, K+1) class logits.
-            point_logits: (Q, T) mask logits at the sampled points.
+            point_logits: (Q, T) mask logits at the compared points.
             gt_labels: (M,) long target classes in ``[0, K)``.
             point_targets: (M, T) target mask values in ``[0, 1]`` at the same points.
 
@@ -59,22 +70,10 @@ class HungarianMatcher:
         # fp32 so that half-precision predictions cannot tip a near-tie.
         point_logits = point_logits.float()
         point_targets = point_targets.float()
-        num_points = point_logits.shape[1]
-
         class_cost = -cls_logits.float().softmax(-1)[:, gt_labels]  # (Q, M)
-
-        # BCE(x, t) = t * softplus(-x) + (1 - t) * softplus(x), so the pairwise mean
-        # over points is two matrix products instead of a Q x M loop.
-        loss_if_fg = F.softplus(-point_logits)  # (Q, T)
-        loss_if_bg = F.softplus(point_logits)
-        bce_cost = (loss_if_fg @ point_targets.T + loss_if_bg @ (1 - point_targets).T) / num_points
-
-        probs = point_logits.sigmoid()
-        overlap = 2 * probs @ point_targets.T  # (Q, M)
-        total = probs.sum(-1)[:, None] + point_targets.sum(-1)[None, :]
-        dice_cost = 1 - (overlap + 1) / (total + 1)
-
-        return (self.cost_class * class_cost + self.cost_mask * bce_cost
+        mask_cost = pairwise_mask_loss(point_logits, point_targets, self.mask_cost)
+        dice_cost = pairwise_dice_loss(point_logits, point_targets)
+        return (self.cost_class * class_cost + self.cost_mask * mask_cost
                 + self.cost_dice * dice_cost)
 
     @torch.no_grad()
@@ -147,11 +146,16 @@ class HungarianMatcher:
 
     def _image_cost(self, cls_logits: Tensor, mask_logits: Tensor,
                     target: Dict[str, Tensor]) -> Tensor:
-        """(Q, M) cost of one image on T fresh uniform points (M may be 0)."""
+        """(Q, M) cost of one image, on T fresh uniform points or every pixel (M may be 0)."""
         gt_labels, gt_masks = target['labels'], target['masks']
         num_queries, num_targets = mask_logits.shape[0], gt_labels.shape[0]
         if num_targets == 0:
             return cls_logits.new_zeros(num_queries, 0, dtype=torch.float32)
+        if not self.point_sampled:
+            resized = F.interpolate(gt_masks.unsqueeze(1).float(), size=mask_logits.shape[-2:],
+                                    mode='nearest')
+            return self.cost_matrix(cls_logits, mask_logits.flatten(1), gt_labels,
+                                    resized.flatten(1))
         points = torch.rand((1, self.num_points, 2), device=cls_logits.device)
         point_logits = point_sample(mask_logits.unsqueeze(1),
                                     points.expand(num_queries, -1, -1)).squeeze(1)
@@ -162,4 +166,5 @@ class HungarianMatcher:
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(cost_class={self.cost_class}, '
                 f'cost_mask={self.cost_mask}, cost_dice={self.cost_dice}, '
-                f'num_points={self.num_points})')
+                f'num_points={self.num_points}, mask_cost={self.mask_cost!r}, '
+                f'point_sampled={self.point_sampled})')

@@ -48,7 +48,7 @@ def test_paper_recipes_keep_the_reference_defaults():
     assert len(encoder_layers) == 6 and encoder_layers[0].linear1.out_features == 1024
     assert head.predictor.num_layers == 9
     crit = head.criterion
-    assert (crit.class_weight, crit.mask_weight, crit.dice_weight) == (2.0, 5.0, 5.0)
+    assert (crit.cls_loss_weight, crit.mask_loss_weight, crit.dice_loss_weight) == (2.0, 5.0, 5.0)
     assert crit.empty_weight[-1].item() == pytest.approx(0.1)
     assert (crit.num_points, crit.oversample_ratio, crit.importance_sample_ratio) == \
         (12544, 3.0, 0.75)

@@ -305,3 +305,64 @@ def test_total_loss_equals_mmdet_mask2former_head(monkeypatch):
         torch.testing.assert_close(losses[key], value.reshape(()), rtol=1e-5, atol=1e-6)
     total, expected_total = sum(losses.values()), sum(expected.values())
     assert abs(total.item() - expected_total.item()) <= 1e-4 * expected_total.item()
+
+
+def test_class_weight_list_weighs_the_cross_entropy():
+    cls_logits, mask_logits, targets = hand_case()
+    weights = [0.5, 3.0, 0.1]
+    torch.manual_seed(0)
+    losses = make_criterion(2, num_points=16, class_weight=weights)(
+        [cls_logits], [mask_logits], targets)
+    labels = torch.tensor([1, 2, 2])  # query 0 -> class 1, the others no object
+    expected = 2.0 * F.cross_entropy(cls_logits[0], labels, weight=torch.tensor(weights))
+    assert losses['loss_cls'].item() == pytest.approx(expected.item(), rel=1e-6)
+    torch.manual_seed(0)
+    default = make_criterion(2, num_points=16)([cls_logits], [mask_logits], targets)
+    assert losses['loss_cls'] != default['loss_cls']
+    assert losses['loss_mask'] == default['loss_mask']  # the mask losses are untouched
+
+
+@pytest.mark.parametrize('weights, message', [
+    ([1.0, 0.1], r'criterion.class_weight has 2 entries; the head has 2 classes, so it needs 3'),
+    ([1.0, 1.0, 0.2], r'criterion.class_weight\[-1\]=0.2 .* criterion.no_object_weight=0.1'),
+])
+def test_class_weight_is_checked_against_the_classes(weights, message):
+    with pytest.raises(ValueError, match=message):
+        make_criterion(2, class_weight=weights)
+
+
+def test_focal_mask_loss_by_hand_and_in_the_matcher():
+    cls_logits, mask_logits, targets = hand_case()
+    criterion = make_criterion(2, num_points=16, point_sampled=False, mask_loss='focal',
+                               mask_loss_weight=20.0, dice_loss_weight=1.0)
+    assert criterion.matcher.mask_cost == 'focal' and criterion.matcher.cost_mask == 20.0
+    losses = criterion([cls_logits], [mask_logits], targets)
+    # Query 0 is matched; each of its 4 pixels is right with logit magnitude 2.
+    p = 1 / (1 + math.exp(-2))
+    fg = -0.25 * (1 - p) ** 2 * math.log(p)
+    bg = -0.75 * (1 - p) ** 2 * math.log(p)
+    assert losses['loss_mask'].item() == pytest.approx(20.0 * (2 * fg + 2 * bg) / 4, rel=1e-6)
+    with pytest.raises(ValueError, match='criterion.mask_loss'):
+        make_criterion(2, mask_loss='dice')
+
+
+def test_uniform_sampling_ignores_the_logits(monkeypatch):
+    """importance_sample_ratio=0 reads the loss on uniform points, whatever the masks."""
+    captured = []
+    real = criterion_module.point_sample
+
+    def spy(inputs, points):
+        captured.append(points)
+        return real(inputs, points)
+
+    monkeypatch.setattr(criterion_module, 'point_sample', spy)
+    cls_logits, mask_logits, targets = hand_case()
+    for ratio in (0.0, 0.75):
+        points = []
+        for shift in (0.0, 1.5):  # moves the decision boundary
+            captured.clear()
+            torch.manual_seed(0)
+            make_criterion(2, num_points=64, importance_sample_ratio=ratio)(
+                [cls_logits], [mask_logits + shift], targets)
+            points.append(captured[0])
+        assert torch.equal(*points) == (ratio == 0.0)

@@ -145,8 +145,8 @@ def test_equals_mmdet_hungarian_assigner():
 
 
 def test_criterion_fills_the_matcher_from_its_loss_settings():
-    matcher = Mask2FormerCriterion(num_classes=3, class_weight=1.5, mask_weight=4.0,
-                                   dice_weight=3.0, num_points=77).matcher
+    matcher = Mask2FormerCriterion(num_classes=3, cls_loss_weight=1.5, mask_loss_weight=4.0,
+                                   dice_loss_weight=3.0, num_points=77).matcher
     assert (matcher.cost_class, matcher.cost_mask, matcher.cost_dice) == (1.5, 4.0, 3.0)
     assert matcher.num_points == 77
     paper = _paper_matcher(12544)
@@ -155,3 +155,32 @@ def test_criterion_fills_the_matcher_from_its_loss_settings():
     override = Mask2FormerCriterion(num_classes=3, num_points=77,
                                     matcher=dict(type='HungarianMatcher', num_points=5)).matcher
     assert override.num_points == 5 and override.cost_dice == 5.0
+
+
+def test_full_mask_matching_compares_every_pixel_at_the_prediction_size():
+    g = torch.Generator().manual_seed(1)
+    mask_logits = random_blob_logits(6, 16, 16, g)
+    cls_logits = torch.randn(6, 4, generator=g)
+    gt_masks = torch.rand(3, 64, 64, generator=g) > 0.5
+    gt_labels = torch.tensor([0, 2, 1])
+    matcher = HungarianMatcher(2.0, 5.0, 5.0, num_points=100, point_sampled=False)
+    target = dict(labels=gt_labels, masks=gt_masks)
+    state = torch.get_rng_state()
+    cost = matcher._image_cost(cls_logits, mask_logits, target)
+    assert torch.equal(torch.get_rng_state(), state)  # no random points drawn
+    # By hand: the targets nearest-resized to 16 x 16, every pixel compared.
+    small = gt_masks[:, ::4, ::4].float().flatten(1)  # torch's 'nearest' takes floor(i * 4)
+    logits = mask_logits.flatten(1)
+    for q in range(6):
+        for m in range(3):
+            bce = F.binary_cross_entropy_with_logits(logits[q], small[m])
+            p = logits[q].sigmoid()
+            dice = 1 - (2 * (p * small[m]).sum() + 1) / (p.sum() + small[m].sum() + 1)
+            expected = -2.0 * cls_logits[q].softmax(-1)[gt_labels[m]] + 5.0 * bce + 5.0 * dice
+            assert cost[q, m] == pytest.approx(expected.item(), rel=1e-5)
+    assert 'point_sampled=False' in repr(matcher)
+
+
+def test_unknown_mask_cost_names_the_key():
+    with pytest.raises(ValueError, match='criterion.matcher.mask_cost'):
+        HungarianMatcher(2.0, 5.0, 5.0, num_points=10, mask_cost='l2')

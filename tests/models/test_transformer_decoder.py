@@ -121,3 +121,128 @@ def test_wrong_number_of_levels_is_reported():
     feats, mask_features = _inputs()
     with pytest.raises(ValueError, match='expects 3 feature levels, got 2'):
         _decoder()(mask_features, feats[:2])
+
+
+# The ablation switches (Mask2Former Table 4). Each test checks what the switch does
+# and that the decoder is otherwise the same one.
+
+
+def _record_calls(decoder):
+    """Per call of a decoder layer's attention or FFN: (kind, layer index, args)."""
+    calls = []
+    for kind, layers in (('cross', decoder.transformer_cross_attention_layers),
+                         ('self', decoder.transformer_self_attention_layers),
+                         ('ffn', decoder.transformer_ffn_layers)):
+        for i, layer in enumerate(layers):
+            layer.register_forward_pre_hook(
+                lambda module, args, kind=kind, i=i: calls.append((kind, i, args)))
+    return calls
+
+
+def _same_parameters(decoder, reference):
+    """The switched decoder loads the default decoder's checkpoint as is."""
+    decoder.load_state_dict(reference.state_dict(), strict=True)
+
+
+def test_masked_attention_off_gives_cross_attention_no_mask():
+    feats, mask_features = _inputs()
+    for masked in (True, False):
+        decoder = _decoder(masked_attention=masked)
+        _same_parameters(decoder, _decoder())
+        calls = _record_calls(decoder)
+        cls_preds, _ = decoder(mask_features, feats)
+        masks = [args[4] for kind, _, args in calls if kind == 'cross']
+        assert len(masks) == 9 and len(cls_preds) == 10
+        if masked:
+            assert all(m.dtype == torch.bool and m.any() for m in masks)
+        else:
+            assert all(m is None for m in masks)
+    # The prediction from the learnable queries comes before any attention: unchanged.
+    ref = _decoder()(mask_features, feats)
+    off = _decoder(masked_attention=False)(mask_features, feats)
+    assert torch.equal(ref[1][0], off[1][0]) and not torch.allclose(ref[1][-1], off[1][-1])
+
+
+@pytest.mark.parametrize('level', [None, 0, 1, 2])
+def test_single_scale_level_makes_every_layer_read_one_level(level):
+    feats, mask_features = _inputs()
+    decoder = _decoder(single_scale_level=level)
+    _same_parameters(decoder, _decoder())
+    calls = _record_calls(decoder)
+    decoder(mask_features, feats)
+    read = [args[2].shape[1] for kind, _, args in calls if kind == 'cross']
+    areas = [h * w for h, w in SIZES]
+    expected = [areas[i % 3] for i in range(9)] if level is None else [areas[level]] * 9
+    assert read == expected
+    # Each attention mask is made at the size of the level it restricts.
+    assert [args[4].shape[-1] for kind, _, args in calls if kind == 'cross'] == expected
+
+
+def test_single_scale_level_out_of_range_is_reported():
+    with pytest.raises(ValueError, match=r'transformer_decoder.single_scale_level=3 .*'
+                                         r'num_feature_levels=3'):
+        _decoder(single_scale_level=3)
+
+
+def test_cross_attention_first_switch_orders_the_layer():
+    feats, mask_features = _inputs()
+    for first in (True, False):
+        decoder = _decoder(cross_attention_first=first)
+        _same_parameters(decoder, _decoder())
+        calls = _record_calls(decoder)
+        decoder(mask_features, feats)
+        order = [(kind, i) for kind, i, _ in calls]
+        per_layer = ['cross', 'self', 'ffn'] if first else ['self', 'cross', 'ffn']
+        assert order == [(kind, i) for i in range(9) for kind in per_layer]
+        # Layer 0's first block reads the query features X0 either way.
+        assert torch.equal(calls[0][2][0][0], decoder.query_feat.weight)
+
+
+def test_zero_query_features_drop_the_parameter_and_start_from_zeros():
+    feats, mask_features = _inputs()
+    decoder = _decoder(learnable_query_features=False)
+    reference = _decoder()
+    keys = set(reference.state_dict())
+    assert set(decoder.state_dict()) == keys - {'query_feat.weight'}
+    calls = _record_calls(decoder)
+    decoder(mask_features, feats)
+    assert not calls[0][2][0].any()  # the first block's queries
+    # The learnable query positions stay.
+    assert torch.equal(calls[0][2][1][0], decoder.query_embed.weight)
+
+
+def test_dropout_is_active_in_training_only():
+    feats, mask_features = _inputs()
+    decoder = _decoder(dropout=0.1)
+    _same_parameters(decoder, _decoder())
+    attns = [m for m in decoder.modules() if isinstance(m, nn.MultiheadAttention)]
+    assert all(a.dropout == 0.1 for a in attns)
+    dropouts = [m for m in decoder.modules() if isinstance(m, nn.Dropout)]
+    assert len(dropouts) == 27 and all(m.p == 0.1 for m in dropouts)
+    with torch.no_grad():
+        evals = [decoder.eval()(mask_features, feats)[1][-1] for _ in range(2)]
+        trains = [decoder.train()(mask_features, feats)[1][-1] for _ in range(2)]
+        defaults = [_decoder().train()(mask_features, feats)[1][-1] for _ in range(2)]
+    assert torch.equal(*evals) and not torch.allclose(*trains) and torch.equal(*defaults)
+
+
+def test_no_initial_prediction_drops_only_the_first_prediction():
+    feats, mask_features = _inputs()
+    decoder = _decoder(initial_prediction=False)
+    _same_parameters(decoder, _decoder())
+    cls_preds, mask_preds = decoder(mask_features, feats)
+    ref_cls, ref_masks = _decoder()(mask_features, feats)
+    assert len(cls_preds) == 9
+    for ours, ref in zip(cls_preds + mask_preds, ref_cls[1:] + ref_masks[1:]):
+        assert torch.equal(ours, ref)
+
+
+def test_maskformer_decoder_on_one_level_has_no_level_embedding():
+    feats, mask_features = _inputs()
+    decoder = _decoder(num_feature_levels=1, masked_attention=False, cross_attention_first=False,
+                       learnable_query_features=False, dropout=0.1, initial_prediction=False,
+                       num_layers=6)
+    assert decoder.level_embed is None and decoder.query_feat is None
+    cls_preds, mask_preds = decoder(mask_features, feats[:1])
+    assert len(cls_preds) == len(mask_preds) == 6
+    assert mask_preds[-1].shape == (2, 6, 24, 32)
