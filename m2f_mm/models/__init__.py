@@ -6,6 +6,7 @@ checkpoints (``pixel_decoder.adapter_1``, ``layer_1``, ``predictor``,
 names describe a position in the reference code rather than a meaning.
 """
 from .criterion import Mask2FormerCriterion
+from .fpn_pixel_decoder import FPNPixelDecoder, TransformerEncoderPixelDecoder
 from .inference import Mask2FormerInference
 from .layers import MSDeformAttn, SinePositionalEncoding
 from .mask2former_head import Mask2FormerHead
@@ -13,6 +14,7 @@ from .matcher import HungarianMatcher
 from .pixel_decoder import MSDeformAttnPixelDecoder
 from .transformer_decoder import MaskedAttentionDecoder
 
-__all__ = ['Mask2FormerHead', 'MSDeformAttnPixelDecoder', 'MaskedAttentionDecoder',
+__all__ = ['Mask2FormerHead', 'MSDeformAttnPixelDecoder', 'FPNPixelDecoder',
+           'TransformerEncoderPixelDecoder', 'MaskedAttentionDecoder',
            'MSDeformAttn', 'SinePositionalEncoding', 'HungarianMatcher',
            'Mask2FormerCriterion', 'Mask2FormerInference']

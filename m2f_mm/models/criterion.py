@@ -33,7 +33,8 @@ class Mask2FormerCriterion(nn.Module):
 
     Args:
         num_classes: K, classes without "no object".
-        matcher: Config of the matcher, built in m2f_mm's TASK_UTILS scope. Its
+        matcher: Config of the matcher (HungarianMatcher unless it gives a
+            ``type``), built in m2f_mm's TASK_UTILS scope. Its
             cost weights, mask cost and number of points default to this loss's
             own (``cost_class=cls_loss_weight``, ``cost_mask=mask_loss_weight``,
             ``cost_dice=dice_loss_weight``, ``mask_cost=mask_loss``,
@@ -59,7 +60,7 @@ class Mask2FormerCriterion(nn.Module):
             the paper's baseline for its memory comparison.
     """
 
-    def __init__(self, num_classes: int, matcher: dict = dict(type='HungarianMatcher'),
+    def __init__(self, num_classes: int, matcher: Optional[dict] = None,
                  cls_loss_weight: float = 2.0, mask_loss_weight: float = 5.0,
                  dice_loss_weight: float = 5.0, no_object_weight: float = 0.1,
                  class_weight: Optional[Sequence[float]] = None, mask_loss: str = 'bce',
@@ -69,9 +70,10 @@ class Mask2FormerCriterion(nn.Module):
         check_mask_loss(mask_loss, 'criterion.mask_loss')
         self.num_classes = num_classes
         self.matcher = build_in_plugin_scope(
-            dict(dict(cost_class=cls_loss_weight, cost_mask=mask_loss_weight,
-                      cost_dice=dice_loss_weight, mask_cost=mask_loss, num_points=num_points),
-                 **matcher), TASK_UTILS, where='criterion.matcher')
+            dict(dict(type='HungarianMatcher', cost_class=cls_loss_weight,
+                      cost_mask=mask_loss_weight, cost_dice=dice_loss_weight,
+                      mask_cost=mask_loss, num_points=num_points),
+                 **(matcher or {})), TASK_UTILS, where='criterion.matcher')
         self.cls_loss_weight, self.mask_loss_weight, self.dice_loss_weight = (
             cls_loss_weight, mask_loss_weight, dice_loss_weight)
         self.mask_loss = mask_loss

@@ -5,7 +5,7 @@ Shape letters: B batch, C_i channels of backbone level i, C embed_dims,
 E mask_channels, H_i x W_i size of backbone level i, h_l x w_l size of encoder
 level l, S = sum_l h_l * w_l, L num_encoder_levels.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -14,26 +14,9 @@ from torch import Tensor, nn
 from m2f_mm.registry import MODELS
 from .layers.ms_deform_attn import MSDeformAttn
 from .layers.positional_encoding import SinePositionalEncoding
+from .pixel_decoder_base import ConvNorm, PixelDecoder
 
 __all__ = ['MSDeformAttnPixelDecoder']
-
-
-class _ConvNorm(nn.Conv2d):
-    """Conv2d followed by an optional ``norm`` and ``activation`` submodule."""
-
-    def __init__(self, *args, norm: Optional[nn.Module] = None,
-                 activation: Optional[nn.Module] = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.norm = norm
-        self.activation = activation
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = super().forward(x)
-        if self.norm is not None:
-            x = self.norm(x)
-        if self.activation is not None:
-            x = self.activation(x)
-        return x
 
 
 class _EncoderLayer(nn.Module):
@@ -111,15 +94,13 @@ def _pixel_centres(sizes: Sequence[Tuple[int, int]], like: Tensor) -> Tensor:
 
 
 @MODELS.register_module()
-class MSDeformAttnPixelDecoder(nn.Module):
+class MSDeformAttnPixelDecoder(PixelDecoder):
     """Deformable-attention encoder over the top ``num_encoder_levels``
     backbone levels, then one FPN step onto the level just below them.
 
     Inputs are ordered by increasing stride, e.g. res2..res5 at strides
     4, 8, 16, 32; with three encoder levels, res3..res5 are encoded and res2
-    is the FPN lateral. Inputs below the lateral level are not used. The
-    decoder runs in its parameters' dtype (float32) with autocast disabled,
-    as the reference does.
+    is the FPN lateral. Inputs below the lateral level are not used.
 
     Args:
         in_channels: C_i of every input level.
@@ -141,12 +122,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
                  mask_channels: int, num_encoder_levels: int = 3, num_layers: int = 6,
                  num_heads: int = 8, num_points: int = 4, ffn_channels: int = 1024,
                  num_groups: int = 32) -> None:
-        super().__init__()
-        if len(strides) != len(in_channels):
-            raise ValueError(f'strides has {len(strides)} entries but in_channels has '
-                             f'{len(in_channels)}; give one per input level')
-        if any(a >= b for a, b in zip(strides, strides[1:])):
-            raise ValueError(f'strides must be strictly increasing, got {list(strides)}')
+        super().__init__(in_channels, strides)
         if len(in_channels) < num_encoder_levels + 1:
             raise ValueError(f'in_channels has {len(in_channels)} levels; '
                              f'num_encoder_levels={num_encoder_levels} needs one more '
@@ -161,9 +137,9 @@ class MSDeformAttnPixelDecoder(nn.Module):
             embed_dims, num_encoder_levels, num_layers=num_layers, num_heads=num_heads,
             num_points=num_points, ffn_channels=ffn_channels)
         lateral_channels = self.in_channels[-num_encoder_levels - 1]
-        self.adapter_1 = _ConvNorm(lateral_channels, embed_dims, 1, bias=False,
+        self.adapter_1 = ConvNorm(lateral_channels, embed_dims, 1, bias=False,
                                    norm=nn.GroupNorm(num_groups, embed_dims))
-        self.layer_1 = _ConvNorm(embed_dims, embed_dims, 3, padding=1, bias=False,
+        self.layer_1 = ConvNorm(embed_dims, embed_dims, 3, padding=1, bias=False,
                                  norm=nn.GroupNorm(num_groups, embed_dims),
                                  activation=nn.ReLU())
         self.mask_features = nn.Conv2d(embed_dims, mask_channels, 1)
@@ -187,7 +163,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
             if conv.bias is not None:
                 nn.init.zeros_(conv.bias)
 
-    def forward(self, feats: Sequence[Tensor]) -> Tuple[Tensor, List[Tensor]]:
+    def decode(self, feats: List[Tensor]) -> Tuple[Tensor, List[Tensor]]:
         """Encode the coarse levels and build the stride-4 mask features.
 
         Args:
@@ -198,15 +174,9 @@ class MSDeformAttnPixelDecoder(nn.Module):
             multi_scale_features: L maps (B, C, h_l, w_l), coarsest first
                 (e.g. strides 32, 16, 8).
         """
-        if len(feats) != len(self.in_channels):
-            raise ValueError(f'expected {len(self.in_channels)} feature maps (one per '
-                             f'in_channels entry), got {len(feats)}')
-        dtype = self.mask_features.weight.dtype
-        with torch.autocast(feats[0].device.type, enabled=False):
-            feats = [f.to(dtype) for f in feats]
-            encoder_feats = feats[-self.num_encoder_levels:][::-1]
-            outs = self.transformer([proj(f) for proj, f in zip(self.input_proj, encoder_feats)])
-            lateral = self.adapter_1(feats[-self.num_encoder_levels - 1])
-            y = lateral + F.interpolate(outs[-1], size=lateral.shape[-2:], mode='bilinear',
-                                        align_corners=False)
-            return self.mask_features(self.layer_1(y)), outs
+        encoder_feats = feats[-self.num_encoder_levels:][::-1]
+        outs = self.transformer([proj(f) for proj, f in zip(self.input_proj, encoder_feats)])
+        lateral = self.adapter_1(feats[-self.num_encoder_levels - 1])
+        y = lateral + F.interpolate(outs[-1], size=lateral.shape[-2:], mode='bilinear',
+                                    align_corners=False)
+        return self.mask_features(self.layer_1(y)), outs

@@ -81,6 +81,7 @@ class MaskedAttentionDecoder(BaseModule):
         self.masked_attention = masked_attention
         self.single_scale_level = single_scale_level
         self.cross_attention_first = cross_attention_first
+        self.dropout = dropout
         self.initial_prediction = initial_prediction
         self.pe_layer = SinePositionalEncoding(embed_dims // 2)
         self.query_feat = (nn.Embedding(num_queries, embed_dims) if learnable_query_features

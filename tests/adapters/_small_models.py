@@ -17,7 +17,20 @@ BACKBONE = dict(type='ResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
 MEAN_STD = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], bgr_to_rgb=True)
 
 
-def build_detector(num_things=3, num_stuff=2, fusion_overrides=None, **test_cfg):
+def small_head(settings=None):
+    """SMALL_HEAD with ``{'dotted.key': value}`` settings applied, like --cfg-options."""
+    head = copy.deepcopy(SMALL_HEAD)
+    for dotted, value in (settings or {}).items():
+        *parents, last = dotted.split('.')
+        node = head
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return head
+
+
+def build_detector(num_things=3, num_stuff=2, fusion_overrides=None, head_settings=None,
+                   **test_cfg):
     """A Mask2FormerDetector built in mmdet's scope, like a config would; the class
     counts are given once, to the panoptic head."""
     test_cfg = dict(dict(panoptic_on=True, semantic_on=True, instance_on=True), **test_cfg)
@@ -27,7 +40,7 @@ def build_detector(num_things=3, num_stuff=2, fusion_overrides=None, **test_cfg)
                                pad_seg=True, seg_pad_value=255, **MEAN_STD),
         backbone=BACKBONE,
         panoptic_head=dict(type='Mask2FormerDetHead', num_things_classes=num_things,
-                           num_stuff_classes=num_stuff, **copy.deepcopy(SMALL_HEAD)),
+                           num_stuff_classes=num_stuff, **small_head(head_settings)),
         panoptic_fusion_head=dict(type='Mask2FormerFusionHead', **(fusion_overrides or {})),
         train_cfg=None, test_cfg=test_cfg)
     with DefaultScope.overwrite_default_scope('mmdet'):
