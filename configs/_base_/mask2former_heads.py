@@ -7,7 +7,9 @@
 backbone_channels = dict(
     resnet=[256, 512, 1024, 2048],  # ResNet-50 and ResNet-101
     swin_t=[96, 192, 384, 768], swin_s=[96, 192, 384, 768],
-    swin_b=[128, 256, 512, 1024], swin_l=[192, 384, 768, 1536])
+    swin_b=[128, 256, 512, 1024], swin_l=[192, 384, 768, 1536],
+    mit_b0=[32, 64, 160, 256],  # SegFormer's MiT-B0 (mmseg's MixVisionTransformer)
+    regnetx_4gf=[80, 240, 560, 1360])  # mmdet's RegNet, arch 'regnetx_4.0gf'
 _det_head = dict(_delete_=True, type='m2f_mm.Mask2FormerDetHead', strides=[4, 8, 16, 32])
 _decode_head = dict(_delete_=True, type='m2f_mm.Mask2FormerDecodeHead', strides=[4, 8, 16, 32])
 coco_panoptic_head = dict(_det_head, num_things_classes=80, num_stuff_classes=53)
