@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from m2f_mm.models.fpn_pixel_decoder import FPNPixelDecoder, TransformerEncoderPixelDecoder
 from m2f_mm.registry import MODELS
+from tests.models._checks import assert_gradients_reach_every_parameter
 
 SMALL = dict(in_channels=[8, 16, 24, 32], strides=[4, 8, 16, 32], embed_dims=32,
              mask_channels=16, num_groups=4)
@@ -184,14 +185,7 @@ def test_encoder_uses_the_position_encoding():
 def test_gradients_reach_every_parameter(cls):
     decoder = _decoder(cls)
     mask_features, multi_scale = decoder(_features())
-    gen = torch.Generator().manual_seed(1)
-    # Random projections: a plain sum is blind to parameters before a norm.
-    loss = sum((t * torch.randn(t.shape, generator=gen)).sum()
-               for t in [mask_features, *multi_scale])
-    loss.backward()
-    for name, param in decoder.named_parameters():
-        assert param.grad is not None, name
-        assert torch.isfinite(param.grad).all() and param.grad.any(), name
+    assert_gradients_reach_every_parameter(decoder, [mask_features, *multi_scale])
 
 
 def test_float32_under_bfloat16_autocast():
