@@ -1,7 +1,7 @@
 """Evaluate a checkpoint with the mmengine Runner (mmdet or mmseg configs alike).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out RESULTS.pkl]
-                         [--show-dir DIR] [--cfg-options k=v ...] [--launcher ...]
+                         [--show-dir DIR] [--tta] [--cfg-options k=v ...] [--launcher ...]
 """
 import argparse
 import os.path as osp
@@ -33,12 +33,30 @@ def enable_visualization(cfg: Config, show_dir: str) -> None:
         cfg.visualizer['save_dir'] = osp.abspath(show_dir)
 
 
+def enable_tta(cfg: Config, config: str) -> None:
+    """Test with the config's ``tta_pipeline`` and wrap its model in ``tta_model``, as
+    mmseg's tools/test.py does; mmseg configs only (mmdet's detector has no TTA here)."""
+    if cfg.get('default_scope') != 'mmseg':
+        sys.exit(f'test.py: error: --tta is for mmseg (semantic) configs; {config} has '
+                 f"default_scope={cfg.get('default_scope')!r}")
+    missing = [key for key in ('tta_model', 'tta_pipeline') if not cfg.get(key)]
+    if missing:
+        sys.exit(f'test.py: error: --tta needs {" and ".join(missing)} in the config; '
+                 f'{config} has none')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
 def main():
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentation model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='also dump the raw predictions to this .pkl file')
     parser.add_argument('--show-dir', help='write prediction visualisations (PNG) here')
+    parser.add_argument('--tta', action='store_true',
+                        help="test-time augmentation: the config's tta_pipeline and tta_model "
+                             '(mmseg configs)')
     add_common_args(parser)
     args = parse_tool_args(parser)
     if not torch.cuda.is_available():  # CPU runs: see m2f_mm.utils.cpu_allocator
@@ -54,6 +72,8 @@ def main():
     add_custom_hook(cfg, dict(type='m2f_mm.ClassCountHook'))
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
+    if args.tta:
+        enable_tta(cfg, args.config)
     with exit_on_user_error('test.py'):
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         if args.out:

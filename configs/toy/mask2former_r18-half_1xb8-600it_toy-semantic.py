@@ -27,6 +27,18 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
+# Multi-scale + flip test (tools/test.py CONFIG CKPT --tta): the native size times 0.75, 1
+# and 1.25, each with and without a horizontal flip; the head's class scores are averaged.
+tta_model = dict(type='m2f_mm.Mask2FormerSegTTAModel')
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug', transforms=[
+        [dict(type='Resize', scale_factor=r, keep_ratio=True) for r in (0.75, 1.0, 1.25)],
+        [dict(type='RandomFlip', prob=0., direction='horizontal'),
+         dict(type='RandomFlip', prob=1., direction='horizontal')],
+        [dict(type='LoadAnnotations')],
+        [dict(type='PackSegInputs')]]),
+]
 dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo,
                img_suffix='.jpg', seg_map_suffix='.png', reduce_zero_label=True,
                # Tiny data: no need to share it across workers, and an empty dataset

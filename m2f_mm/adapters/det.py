@@ -200,6 +200,29 @@ class Mask2FormerDetector(MMDetMask2Former):
                                 'once, in panoptic_head')
         super().__init__(*args, panoptic_head=heads[0], panoptic_fusion_head=heads[1], **kwargs)
 
+    def predict(self, batch_inputs: Tensor, batch_data_samples: List[DetDataSample],
+                rescale: bool = True) -> List[DetDataSample]:
+        """mmdet's predict, through :meth:`predict_from_logits`."""
+        cls_logits, mask_logits = self.panoptic_head.predict(self.extract_feat(batch_inputs),
+                                                             batch_data_samples)
+        return self.predict_from_logits(cls_logits, mask_logits, batch_data_samples, rescale)
+
+    def predict_from_logits(self, cls_logits: Tensor, mask_logits: Tensor,
+                            batch_data_samples: List[DetDataSample],
+                            rescale: bool = True) -> List[DetDataSample]:
+        """The post-processing of every prediction, from the network's outputs on: the
+        one path of PyTorch inference and of an exported network's outputs.
+
+        Args:
+            cls_logits: (B, Q, K + 1) final class logits.
+            mask_logits: (B, Q, H/4, W/4) final mask logits of the padded input.
+            batch_data_samples: The data samples of the batch (their metainfo).
+            rescale: Results at the original image size.
+        """
+        results = self.panoptic_fusion_head.predict(cls_logits, mask_logits,
+                                                    batch_data_samples, rescale=rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
     def add_pred_to_datasample(self, data_samples: List[DetDataSample],
                                results_list: List[dict]) -> List[DetDataSample]:
         """Attach panoptic, instance and semantic predictions to the data samples."""

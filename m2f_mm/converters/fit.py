@@ -17,7 +17,7 @@ from torch import Tensor
 from m2f_mm.utils.errors import DataError
 
 __all__ = ['CheckpointMismatchError', 'ClassCountMismatchError', 'check_class_count',
-           'fit_state_dict']
+           'fit_state_dict', 'load_trained_weights']
 
 # Per-class tensors: the class layer (K + 1 rows) and the no-object weight (K + 1).
 CLASS_KEY_SUFFIXES = ('class_embed.weight', 'class_embed.bias', 'criterion.empty_weight')
@@ -115,6 +115,48 @@ def fit_state_dict(state_dict: Dict[str, Tensor], model_state: Dict[str, Tensor]
         raise CheckpointMismatchError(f'{source} does not fit the config\'s model: '
                                       + '; '.join(problems))
     return fitted, notes
+
+
+def load_trained_weights(model, checkpoint_path: str, config_path: str) -> dict:
+    """Load an m2f_mm (Runner) checkpoint into ``model`` for inference or export, or
+    raise: unlike mmengine, never go on with random weights where the checkpoint has
+    none, another shape or another class count.
+
+    Args:
+        model: The config's model (an ``nn.Module``).
+        checkpoint_path: The checkpoint file.
+        config_path: The config's path, for the messages.
+
+    Returns:
+        The loaded checkpoint (its ``meta`` holds the dataset's metainfo).
+
+    Raises:
+        CheckpointMismatchError: Another class count (both named), or tensors the
+            checkpoint lacks or holds in another shape.
+    """
+    from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
+    checkpoint = _load_checkpoint(checkpoint_path, map_location='cpu')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                  for k, v in state_dict.items()}
+    model_state = model.state_dict()
+    source = f'checkpoint {checkpoint_path}'
+    try:
+        state_dict, _ = check_class_count(state_dict, model_state, False, source=source)
+    except ClassCountMismatchError as err:  # no --reset-classes advice: this is not training
+        raise ClassCountMismatchError(str(err).split(f'; pass {RESET_FLAG}')[0]) from None
+    missing = [k for k in model_state
+               if k not in state_dict and not k.endswith(CONFIG_KEY_SUFFIXES)]
+    shapes = [k for k in model_state
+              if k in state_dict and state_dict[k].shape != model_state[k].shape]
+    if missing or shapes:
+        problems = [f'{what} ({len(keys)} of {len(model_state)}, e.g. {keys[0]})'
+                    for what, keys in (('missing tensors', missing),
+                                       ('other shapes', shapes)) if keys]
+        raise CheckpointMismatchError(f'{source} does not fit the model of {config_path}: '
+                                      + '; '.join(problems))
+    load_state_dict(model, state_dict, strict=False, logger='current')
+    return checkpoint
 
 
 def _short(items: List[str], limit: int = 6) -> str:
