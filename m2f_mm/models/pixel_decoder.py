@@ -73,7 +73,8 @@ class _Transformer(nn.Module):
         # The encoding only depends on the map size, so one batch entry suffices.
         pos = torch.cat([(self.position_encoding(m[:1]) + embed.view(1, -1, 1, 1)).flatten(2)
                          for m, embed in zip(maps, self.level_embed)], 2).transpose(1, 2)
-        spatial_shapes = torch.tensor(sizes, dtype=torch.long, device=x.device)
+        # From the shapes as tensors: an exported graph then computes them from its input.
+        spatial_shapes = torch.stack([torch._shape_as_tensor(m)[-2:] for m in maps]).to(x.device)
         areas = spatial_shapes.prod(1)
         level_start_index = areas.cumsum(0) - areas
         reference_points = _pixel_centres(sizes, x).expand(b, -1, len(maps), -1)

@@ -205,6 +205,6 @@ class MaskedAttentionDecoder(BaseModule):
             blocked = resized.flatten(2).sigmoid() < 0.5
             # A query whose mask is empty would attend to nothing (softmax of all -inf
             # is NaN): let it attend everywhere instead.
-            blocked &= ~blocked.all(dim=-1, keepdim=True)
+            blocked = blocked & ~blocked.all(dim=-1, keepdim=True)
             attn_mask = blocked.repeat_interleave(self.num_heads, dim=0)
         return cls_pred, mask_pred, attn_mask

@@ -1,9 +1,10 @@
 """Multi-scale deformable attention (Zhu et al., "Deformable DETR", ICLR 2021): the op.
 
-The one place that chooses how the op runs: CUDA inputs use the first
-installed kernel of :data:`CUDA_KERNELS` (mmcv's compiled op, then m2f_mm's
-Triton kernel); CPU inputs, and CUDA inputs where neither is installed, use the
-exact PyTorch path. All paths compute the same function.
+The one place that chooses how the op runs: during ONNX export, the
+``grid_sample`` path (exportable, for export only); otherwise CUDA inputs use
+the first installed kernel of :data:`CUDA_KERNELS` (mmcv's compiled op, then
+m2f_mm's Triton kernel), and CPU inputs, and CUDA inputs where neither is
+installed, use the exact PyTorch path. All paths compute the same function.
 
 Shape letters: B batch, Q queries, S = sum over levels of H_l * W_l value
 positions, N heads, Cn channels per head, L levels, P sampling points per head
@@ -20,6 +21,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from .ms_deform_attn_grid_sample import ms_deform_attn_grid_sample
 from .ms_deform_attn_pytorch import ms_deform_attn_pytorch
 
 __all__ = ['multi_scale_deformable_attention', 'CUDA_KERNELS', 'cuda_kernel']
@@ -32,6 +34,7 @@ def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
                                      im2col_step: int = 64) -> Tensor:
     """Weighted sum of bilinear samples of a multi-level value map.
 
+    Under ``torch.onnx.export`` the exportable ``grid_sample`` path runs. Else
     CUDA inputs use the first available kernel of :data:`CUDA_KERNELS`; CPU
     inputs, and CUDA inputs where no kernel is installed, use an exact PyTorch
     implementation. Half-precision inputs and autocast regions are computed in
@@ -58,6 +61,9 @@ def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
         # The CUDA kernels also require contiguous inputs.
         value, sampling_locations, attention_weights = (
             t.to(dtype).contiguous() for t in (value, sampling_locations, attention_weights))
+        if torch.onnx.is_in_onnx_export():
+            return ms_deform_attn_grid_sample(value, spatial_shapes, level_start_index,
+                                              sampling_locations, attention_weights)
         kernel = _first_cuda_kernel() if value.is_cuda else None
         if kernel is not None:
             return kernel(value, spatial_shapes, level_start_index, sampling_locations,

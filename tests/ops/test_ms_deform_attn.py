@@ -5,6 +5,7 @@ import torch
 from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
 
 from m2f_mm.ops import ms_deform_attn, ms_deform_attn_pytorch
+from m2f_mm.ops.ms_deform_attn_grid_sample import ms_deform_attn_grid_sample
 from m2f_mm.ops import multi_scale_deformable_attention
 
 
@@ -97,6 +98,28 @@ def test_cpu_inputs_never_use_a_cuda_kernel(monkeypatch):
     value, shapes, start, loc, weights = _inputs([(3, 5)])
     out = multi_scale_deformable_attention(value, shapes, start, loc, weights)
     assert out.shape == (2, 11, 12)
+
+
+@pytest.mark.parametrize('sizes', [[(3, 5), (7, 4), (2, 9)], [(6, 1), (1, 5)]])
+def test_grid_sample_path_equals_the_exact_path(sizes):
+    value, shapes, start, loc, weights = _inputs(sizes, dtype=torch.float64)
+    assert ((loc < 0) | (loc > 1)).any()
+    torch.testing.assert_close(ms_deform_attn_grid_sample(value, shapes, start, loc, weights),
+                               multi_scale_deformable_attention(value, shapes, start, loc, weights),
+                               atol=1e-12, rtol=0)
+
+
+def test_onnx_export_uses_the_grid_sample_path(monkeypatch):
+    value, shapes, start, loc, weights = _inputs([(3, 5), (4, 4)])
+    calls = []
+    monkeypatch.setattr(ms_deform_attn, 'ms_deform_attn_grid_sample',
+                        lambda *args: calls.append(args) or ms_deform_attn_grid_sample(*args))
+    multi_scale_deformable_attention(value, shapes, start, loc, weights)
+    assert not calls
+    monkeypatch.setattr(torch.onnx, 'is_in_onnx_export', lambda: True)
+    monkeypatch.setattr(ms_deform_attn, 'cuda_kernel', lambda name: _forbidden_kernel)
+    multi_scale_deformable_attention(value, shapes, start, loc, weights)
+    assert len(calls) == 1
 
 
 def test_unknown_cuda_kernel_is_an_error():
