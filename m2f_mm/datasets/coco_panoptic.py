@@ -3,7 +3,9 @@
 mmdet's ``CocoPanopticDataset`` raises a bare KeyError for a segment whose
 category is not among the file's categories, and silently drops a segment whose
 JSON area is 0 (its image then trains without it). This subclass stops with
-one line naming the file, the image and the segment before training starts.
+one line naming the file, the image and the segment before training starts,
+as it does for class names that disagree with the file's categories
+(:class:`~m2f_mm.datasets.coco.CheckedCategories`).
 """
 from m2f_mm.utils.hosts import require_hosts
 
@@ -12,15 +14,17 @@ require_hosts(__name__, 'mmdet')
 from mmdet.datasets import CocoPanopticDataset as MMDetCocoPanopticDataset  # noqa: E402
 
 from m2f_mm.registry import DATASETS  # noqa: E402
+from .coco import CheckedCategories  # noqa: E402
 from .panoptic_png import PanopticFormatError  # noqa: E402
 
 __all__ = ['CocoPanopticDataset']
 
 
 @DATASETS.register_module()
-class CocoPanopticDataset(MMDetCocoPanopticDataset):
+class CocoPanopticDataset(CheckedCategories, MMDetCocoPanopticDataset):
     """mmdet's ``CocoPanopticDataset`` (same arguments and outputs) that refuses
-    segments with an unknown ``category_id`` or a zero ``area``."""
+    segments with an unknown ``category_id`` or a zero ``area``, and class names
+    or a thing/stuff split that disagree with the file's categories."""
 
     def parse_data_info(self, raw_data_info: dict) -> dict:
         image = raw_data_info['raw_img_info']
