@@ -29,6 +29,7 @@ import m2f_mm  # noqa: F401
 from m2f_mm.adapters.seg import Mask2FormerSegTTAModel
 from tests.adapters._small_models import build_segmentor
 from tests.conftest import TOY_TRAIN_ITERS as TRAIN_ITERS
+from tests._tool_errors import assert_one_line_error
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = 'configs/toy/mask2former_r18-half_1xb8-600it_toy-semantic.py'
@@ -178,12 +179,7 @@ def _tool(script, *args, check=True):
 
 
 def _assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 1, proc.stderr[-2000:]
-    assert 'Traceback' not in proc.stderr, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('test.py: error: --tta '), last
-    for fragment in fragments:
-        assert fragment in last, last
+    assert_one_line_error(proc, 'test.py: error: --tta ', *fragments)
 
 
 def test_tta_without_tta_settings_is_one_line_error(tmp_path):

@@ -21,6 +21,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from toy_data import generate_toy_dataset
+from tests._tool_errors import assert_one_line_error
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TEMPLATES = osp.join(REPO, 'configs', 'custom')
@@ -165,12 +166,7 @@ def test_class_counts_follow_the_class_names():
 
 
 def _assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 1, proc.stderr[-2000:]
-    assert 'Traceback' not in proc.stderr, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('train.py: error: '), last
-    for fragment in fragments:
-        assert fragment in last, last
+    assert_one_line_error(proc, 'train.py: error: ', *fragments)
 
 
 def test_misspelled_class_name(data, tmp_path):

@@ -12,6 +12,7 @@ from mmengine.registry import MODELS, DefaultScope
 
 import m2f_mm  # noqa: F401
 from toy_data import generate_toy_dataset
+from tests._tool_errors import assert_one_line_error
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = 'configs/toy/mask2former_r18-half_1xb8-600it_toy-panoptic.py'
@@ -39,12 +40,7 @@ def _train(data_root, *options, config=CONFIG, validate=False):
 
 
 def _assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 1, proc.stderr[-2000:]
-    assert 'Traceback' not in proc.stderr, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('train.py: error: '), last
-    for fragment in fragments:
-        assert fragment in last, last
+    assert_one_line_error(proc, 'train.py: error: ', *fragments)
 
 
 def test_the_setup_itself_trains(toy_root):

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from quickstart import save_untrained_checkpoint
+from tests._tool_errors import assert_one_line_error
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # The in-repo copy of ../shared/data/coco_panoptic_sample (tests/data/README.md).
@@ -257,12 +258,7 @@ def test_output_names():
 
 
 def _assert_one_line_error(proc, *fragments):
-    assert proc.returncode == 1, proc.stderr[-2000:]
-    assert 'Traceback' not in proc.stderr, proc.stderr[-2000:]
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith('demo.py: error: '), last
-    for fragment in fragments:
-        assert fragment in last, last
+    assert_one_line_error(proc, 'demo.py: error: ', *fragments)
 
 
 def test_missing_input(checkpoints, tmp_path):
