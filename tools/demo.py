@@ -103,35 +103,6 @@ def output_stems(paths: List[str]) -> List[str]:
             for s, p in zip(stems, paths)]
 
 
-def inference_pipeline(cfg) -> list:
-    """The config's test pipeline for arrays: annotation loading dropped, image loading
-    from ``results['img']`` (as mmdet's and mmseg's inferencers do), no ``img_id``."""
-    from m2f_mm.utils.errors import DataError
-    test_dataloader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
-    if not test_dataloader:
-        raise DataError(f'{cfg.filename}: no test_dataloader, whose pipeline prepares the '
-                        'images')
-    dataset = test_dataloader['dataset']
-    while 'pipeline' not in dataset and 'dataset' in dataset:  # wrappers
-        dataset = dataset['dataset']
-    pipeline = []
-    for transform in dataset['pipeline']:
-        transform = dict(transform)
-        name = str(transform['type']).split('.')[-1]
-        if 'Annotation' in name:
-            continue
-        if name == 'LoadImageFromFile':
-            transform = dict(type='LoadImageFromNDArray',
-                             to_float32=transform.get('to_float32', False))
-        elif 'meta_keys' in transform:
-            transform['meta_keys'] = tuple(k for k in transform['meta_keys'] if k != 'img_id')
-        pipeline.append(transform)
-    if not any(str(t['type']).endswith('LoadImageFromNDArray') for t in pipeline):
-        raise DataError(f'{cfg.filename}: test_dataloader.dataset.pipeline has no '
-                        'LoadImageFromFile')
-    return pipeline
-
-
 def random_palette(num_classes: int) -> List[tuple]:
     import numpy as np
     rng = np.random.RandomState(42)
@@ -176,6 +147,7 @@ class Predictor:
         from mmengine.registry import MODELS, VISUALIZERS, DefaultScope
 
         from m2f_mm.converters import load_trained_weights
+        from m2f_mm.deploy import inference_pipeline
 
         self.host = cfg.default_scope
         self.task = task

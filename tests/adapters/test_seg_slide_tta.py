@@ -213,6 +213,7 @@ def trained(tmp_path_factory, trained_toy_checkpoint):
     return dict(miou=miou, single=miou('single'))
 
 
+@pytest.mark.slow
 def test_trained_toy_slide_close_to_whole(trained):
     slide = trained['miou']('slide', '--cfg-options', 'model.test_cfg.mode=slide',
                             'model.test_cfg.crop_size=(96,96)', 'model.test_cfg.stride=(64,64)')
@@ -222,6 +223,7 @@ def test_trained_toy_slide_close_to_whole(trained):
     assert abs(slide - trained['single']) <= 5
 
 
+@pytest.mark.slow
 def test_trained_toy_tta_not_below_single_scale(trained):
     tta = trained['miou']('tta', '--tta')
     print(f'\ntoy val mIoU after {TRAIN_ITERS} iters: single scale {trained["single"]:.2f}, '

@@ -138,16 +138,19 @@ def _assert_trained(proc, tmp_path, keys):
         assert np.isfinite(evaluations[0][key]), (key, evaluations[0])
 
 
+@pytest.mark.slow
 def test_panoptic_template_trains_and_evaluates(data, tmp_path):
     proc = train(tmp_path, panoptic(data), 'panoptic')
     _assert_trained(proc, tmp_path, ['coco_panoptic/PQ', 'coco_panoptic/PQ_th', 'mIoU'])
 
 
+@pytest.mark.slow
 def test_instance_template_trains_and_evaluates(data, tmp_path):
     proc = train(tmp_path, instance(data), 'instance')
     _assert_trained(proc, tmp_path, ['coco/segm_mAP'])
 
 
+@pytest.mark.slow
 def test_semantic_template_trains_and_evaluates(data, tmp_path):
     proc = train(tmp_path, semantic(data), 'semantic')
     _assert_trained(proc, tmp_path, ['mIoU'])

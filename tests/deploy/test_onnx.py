@@ -46,7 +46,9 @@ def _export(config, checkpoint, image, out, *options):
     return proc
 
 
-@pytest.mark.parametrize('config', [PANOPTIC, SEMANTIC], ids=['mmdet-panoptic', 'mmseg-semantic'])
+@pytest.mark.slow
+@pytest.mark.parametrize('config', [PANOPTIC, SEMANTIC],
+                         ids=['mmdet-panoptic', 'mmseg-semantic'])
 def test_exported_toy_model_gives_pytorchs_logits_and_results(config, trained_toy_checkpoint,
                                                              tmp_path):
     checkpoint = trained_toy_checkpoint(config)
@@ -92,6 +94,7 @@ def test_exported_toy_model_gives_pytorchs_logits_and_results(config, trained_to
         assert segments >= NUM_VAL and instances >= NUM_VAL
 
 
+@pytest.mark.slow
 def test_one_export_serves_other_input_sizes_and_batches(trained_toy_checkpoint, tmp_path):
     """Batch size, height and width are dynamic: a graph traced at 1 x 64 x 96 gives
     PyTorch's logits at other sizes and batch sizes."""

@@ -242,16 +242,6 @@ def test_batches_group_items_of_one_padded_size():
     assert sorted(sum(got, [])) == list(range(10)) and all(len(b) <= 4 for b in got)
 
 
-def test_inference_pipeline_drops_annotation_loading():
-    cfg = Config.fromfile(osp.join(REPO, PANOPTIC))
-    pipeline = demo.inference_pipeline(cfg)
-    assert [t['type'] for t in pipeline] == ['LoadImageFromNDArray', 'PackDetInputs']
-    assert 'img_id' not in pipeline[-1]['meta_keys']
-    cfg = Config.fromfile(osp.join(REPO, SEMANTIC))
-    assert [t['type'] for t in demo.inference_pipeline(cfg)] == ['LoadImageFromNDArray',
-                                                                  'PackSegInputs']
-
-
 def test_output_names():
     assert demo.output_stems(['x/a.jpg', 'x/b.jpg']) == ['a', 'b']
     assert demo.output_stems(['x/a.jpg', 'x/a.png']) == ['a_jpg', 'a_png']

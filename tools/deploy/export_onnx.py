@@ -61,10 +61,18 @@ def example_inputs(model, cfg, args):
     if not args.image:
         return torch.randn(args.batch_size, 3, *args.shape, generator=torch.Generator()
                            .manual_seed(0))
+    import mmcv
     from mmengine.dataset import Compose
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    from demo import inference_pipeline, read_image
-    data = Compose(inference_pipeline(cfg))(dict(img=read_image(args.image)))
+
+    from m2f_mm.deploy import inference_pipeline
+    from m2f_mm.utils.errors import DataError
+    try:
+        image = mmcv.imread(args.image)
+    except Exception as err:  # noqa: BLE001 (any decoder failure is the same user error)
+        raise DataError(f'cannot read image {args.image} ({err})') from None
+    if image is None or image.size == 0:
+        raise DataError(f'cannot read image {args.image} (not an image, or corrupt)')
+    data = Compose(inference_pipeline(cfg))(dict(img=image))
     batch = dict(inputs=[data['inputs']] * args.batch_size,
                  data_samples=[data['data_samples']] * args.batch_size)
     return model.data_preprocessor(batch, False)['inputs']
