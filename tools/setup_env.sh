@@ -45,7 +45,7 @@ REQS=(-r requirements/mminstall.txt -r requirements/runtime.txt)
 IMPORTS="mmengine, mmdet.models, mmseg.models, scipy, pycocotools, m2f_mm"
 if [[ $WITH_TESTS == 1 ]]; then
   REQS+=(-r requirements/tests.txt)
-  IMPORTS="$IMPORTS, pytest, triton, onnx, onnxruntime"
+  IMPORTS="$IMPORTS, pytest, triton, onnx, onnxruntime, cityscapesscripts.helpers.labels"
 fi
 # m2f_mm must be installed from this checkout (another clone may be installed).
 CHECK="import os, $IMPORTS

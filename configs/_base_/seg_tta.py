@@ -12,7 +12,7 @@ seg_tta_model = dict(type='m2f_mm.Mask2FormerSegTTAModel')
 seg_tta_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 # The single-scale test Resize of mmseg's dataset bases, (long side, short side) at most.
 seg_tta_test_scales = dict(ade20k_512=(2048, 512), ade20k_640=(2560, 640),
-                           cityscapes=(2048, 1024))
+                           cityscapes=(2048, 1024), mapillary=(2048, 2048))
 seg_tta_pipelines = {
     name: [
         dict(type='LoadImageFromFile'),

@@ -22,19 +22,24 @@ from m2f_mm.utils.launch import exit_on_user_error
 from m2f_mm.version import __version__
 from .convert import convert_checkpoint, head_prefix
 from .fit import RESET_FLAG
+from .label_order import reference_label_order
 
 __all__ = ['main', 'build_model']
 
 
 def build_model(config: str) -> torch.nn.Module:
     """CONFIG's model with an initialised head (the backbone's pretrained init is skipped)."""
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
-    cfg = Config.fromfile(config)
+    cfg = _read_config(config)
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
         model = MODELS.build(cfg.model)
     model.get_submodule(head_prefix(model)[:-1]).init_weights()
     return model
+
+
+def _read_config(config: str) -> Config:
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    return Config.fromfile(config)
 
 
 def _save(checkpoint: dict, path: str) -> None:
@@ -59,8 +64,10 @@ def main(source: str, description: str, argv: Optional[Sequence[str]] = None) ->
         if not osp.exists(args.src):
             raise FileNotFoundError(f'checkpoint not found: {args.src}')
         model = build_model(args.config)
+        order = reference_label_order(_read_config(args.config).train_dataloader.dataset.type)
         try:
-            state_dict, notes = convert_checkpoint(args.src, source, model, args.reset_classes)
+            state_dict, notes = convert_checkpoint(args.src, source, model, args.reset_classes,
+                                                   order)
         except (KeyError, pickle.UnpicklingError) as err:
             raise DataError(f'{args.src}: {err.args[0] if err.args else err}') from None
         model.load_state_dict(state_dict, strict=True)

@@ -4,7 +4,7 @@ Each source format is a reader (file -> tensors under the source's names) and
 a key map (source names -> the model's names, given where the model keeps its
 head); :func:`convert_checkpoint` runs both and fits the result to the model.
 """
-from typing import Callable, Dict, List, NamedTuple, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -15,6 +15,7 @@ from m2f_mm.utils.checkpoint import allow_mmengine_checkpoint_types
 from .detectron2_keys import detectron2_key_map
 from .fit import CheckpointMismatchError, fit_state_dict
 from .hf_keys import hf_key_map, read_hf
+from .label_order import reorder_classes
 from .mmdet_keys import mmdet_model_rules
 from .rename import rename_keys
 from .safe_pickle import load_detectron2_pkl
@@ -23,9 +24,11 @@ __all__ = ['SourceFormat', 'SOURCE_FORMATS', 'head_prefix', 'convert_checkpoint'
 
 
 class SourceFormat(NamedTuple):
-    """How to read one kind of published checkpoint."""
+    """How to read one kind of published checkpoint, and whether its panoptic classes
+    follow the reference's dataset order (:mod:`m2f_mm.converters.label_order`)."""
     read: Callable[[str], Dict[str, Tensor]]
     key_map: Callable[[Dict[str, Tensor], str], Dict[str, Tensor]]
+    reference_label_order: bool
 
 
 def _read_detectron2(path: str) -> Dict[str, Tensor]:
@@ -45,9 +48,9 @@ def _mmdet_key_map(state_dict: Dict[str, Tensor], prefix: str) -> Dict[str, Tens
 
 
 SOURCE_FORMATS: Dict[str, SourceFormat] = {
-    'detectron2': SourceFormat(_read_detectron2, detectron2_key_map),
-    'mmdet': SourceFormat(_read_mmengine, _mmdet_key_map),
-    'hf': SourceFormat(read_hf, hf_key_map),
+    'detectron2': SourceFormat(_read_detectron2, detectron2_key_map, True),
+    'mmdet': SourceFormat(_read_mmengine, _mmdet_key_map, False),
+    'hf': SourceFormat(read_hf, hf_key_map, True),
 }
 
 
@@ -62,8 +65,9 @@ def head_prefix(model: nn.Module) -> str:
     return names[0] + '.'
 
 
-def convert_checkpoint(path: str, source: str, model: nn.Module,
-                       reset_classes: bool = False) -> Tuple[Dict[str, Tensor], List[str]]:
+def convert_checkpoint(path: str, source: str, model: nn.Module, reset_classes: bool = False,
+                       label_order: Optional[List[int]] = None
+                       ) -> Tuple[Dict[str, Tensor], List[str]]:
     """Read ``path`` in the ``source`` format and fit it to ``model``.
 
     Args:
@@ -72,6 +76,9 @@ def convert_checkpoint(path: str, source: str, model: nn.Module,
         model: The model the target config builds (initialised: a class reset
             takes its values).
         reset_classes: See :func:`m2f_mm.converters.fit.check_class_count`.
+        label_order: For each of the model's labels, the class index of a
+            checkpoint in the reference's order, or None (see
+            :func:`m2f_mm.converters.label_order.reference_label_order`).
 
     Returns:
         A state dict that ``model.load_state_dict(..., strict=True)`` accepts,
@@ -83,4 +90,8 @@ def convert_checkpoint(path: str, source: str, model: nn.Module,
     """
     reader = SOURCE_FORMATS[source]
     renamed = reader.key_map(reader.read(path), head_prefix(model))
-    return fit_state_dict(renamed, model.state_dict(), reset_classes, source=path)
+    notes = []
+    if label_order is not None and reader.reference_label_order:
+        renamed, notes = reorder_classes(renamed, label_order)
+    fitted, fit_notes = fit_state_dict(renamed, model.state_dict(), reset_classes, source=path)
+    return fitted, notes + fit_notes

@@ -11,5 +11,7 @@ import_host_part('m2f_mm.evaluation.panoptic_metric', ['mmdet'], METRICS,
                  ['CocoPanopticPQMetric'])
 import_host_part('m2f_mm.evaluation.semantic_metric', ['mmdet', 'mmseg'], METRICS,
                  ['DetSemSegIoUMetric'])
+import_host_part('m2f_mm.evaluation.cityscapes_metric', ['mmdet'], METRICS,
+                 ['CityscapesInstanceMetric'])
 
 __all__ = ['PQStat', 'pq_average', 'pq_stat_single']

@@ -21,6 +21,9 @@ CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mask2former
 
 # Classes (K) of each dataset.
 COCO_PANOPTIC, COCO_INSTANCE, ADE20K, CITYSCAPES = 133, 80, 150, 19
+# The paper's other datasets (m2f_mm.datasets.definitions): ADE20K's and Cityscapes' things,
+# Mapillary Vistas v1.2.
+ADE20K_THINGS, CITYSCAPES_THINGS, MAPILLARY = 100, 8, 65
 # The paper's COCO schedules (MASK2FORMER.md; the reference's Swin-L config for 100 epochs):
 # iterations and the two steps of the x0.1 decay.
 COCO_50E = (368750, [327778, 355092])
@@ -76,12 +79,55 @@ ZOO = [
      CITYSCAPES, 100, (512, 1024), 90000),
     ('mask2former_swin-l-in22k-384x384-pre_8xb2-90k_cityscapes-512x1024.py', 'swin-l',
      CITYSCAPES, 100, (512, 1024), 90000),
+    # The paper's other datasets (configs/_base_/paper_datasets.py); queries as the reference.
+    ('mask2former_r50_8xb2-160k_ade20k-panoptic-640x640.py',
+     'r50', ADE20K, 100, (640, 640), 160000),
+    ('mask2former_swin-l-p4-w12-384-in21k_8xb2-160k_ade20k-panoptic-640x640.py',
+     'swin-l', ADE20K, 200, (640, 640), 160000),
+    ('mask2former_r50_8xb2-160k_ade20k-instance-640x640.py',
+     'r50', ADE20K_THINGS, 100, (640, 640), 160000),
+    ('mask2former_swin-l-p4-w12-384-in21k_8xb2-160k_ade20k-instance-640x640.py',
+     'swin-l', ADE20K_THINGS, 200, (640, 640), 160000),
+    ('mask2former_r50_8xb2-90k_cityscapes-panoptic-512x1024.py',
+     'r50', CITYSCAPES, 100, (512, 1024), 90000),
+    ('mask2former_r101_8xb2-90k_cityscapes-panoptic-512x1024.py',
+     'r101', CITYSCAPES, 100, (512, 1024), 90000),
+    ('mask2former_swin-t-p4-w7-224_8xb2-90k_cityscapes-panoptic-512x1024.py',
+     'swin-t', CITYSCAPES, 100, (512, 1024), 90000),
+    ('mask2former_swin-s-p4-w7-224_8xb2-90k_cityscapes-panoptic-512x1024.py',
+     'swin-s', CITYSCAPES, 100, (512, 1024), 90000),
+    ('mask2former_swin-b-p4-w12-384-in21k_8xb2-90k_cityscapes-panoptic-512x1024.py',
+     'swin-b', CITYSCAPES, 100, (512, 1024), 90000),
+    ('mask2former_swin-l-p4-w12-384-in21k_8xb2-90k_cityscapes-panoptic-512x1024.py',
+     'swin-l', CITYSCAPES, 200, (512, 1024), 90000),
+    ('mask2former_r50_8xb2-90k_cityscapes-instance-512x1024.py',
+     'r50', CITYSCAPES_THINGS, 100, (512, 1024), 90000),
+    ('mask2former_r101_8xb2-90k_cityscapes-instance-512x1024.py',
+     'r101', CITYSCAPES_THINGS, 100, (512, 1024), 90000),
+    ('mask2former_swin-t-p4-w7-224_8xb2-90k_cityscapes-instance-512x1024.py',
+     'swin-t', CITYSCAPES_THINGS, 100, (512, 1024), 90000),
+    ('mask2former_swin-s-p4-w7-224_8xb2-90k_cityscapes-instance-512x1024.py',
+     'swin-s', CITYSCAPES_THINGS, 100, (512, 1024), 90000),
+    ('mask2former_swin-b-p4-w12-384-in21k_8xb2-90k_cityscapes-instance-512x1024.py',
+     'swin-b', CITYSCAPES_THINGS, 100, (512, 1024), 90000),
+    ('mask2former_swin-l-p4-w12-384-in21k_8xb2-90k_cityscapes-instance-512x1024.py',
+     'swin-l', CITYSCAPES_THINGS, 200, (512, 1024), 90000),
+    ('mask2former_r50_8xb2-300k_mapillary-v1.2-panoptic-1024x1024.py',
+     'r50', MAPILLARY, 100, (1024, 1024), 300000),
+    ('mask2former_swin-l-p4-w12-384-in21k_8xb2-300k_mapillary-v1.2-panoptic-1024x1024.py',
+     'swin-l', MAPILLARY, 200, (1024, 1024), 300000),
+    ('mask2former_r50_8xb2-300k_mapillary-v1.2-semantic-1024x1024.py',
+     'r50', MAPILLARY, 100, (1024, 1024), 300000),
+    ('mask2former_swin-l-in22k-384x384-pre_8xb2-300k_mapillary-v1.2-semantic-1024x1024.py',
+     'swin-l', MAPILLARY, 100, (1024, 1024), 300000),
 ]
 # The ResNets whose BN the reference trains (SyncBN; its configs for Cityscapes and for
 # the ADE20K R101); the others freeze BN.
 TRAINED_BN = {'mask2former_r101_8xb2-160k_ade20k-512x512.py',
               'mask2former_r50_8xb2-90k_cityscapes-512x1024.py',
-              'mask2former_r101_8xb2-90k_cityscapes-512x1024.py'}
+              'mask2former_r101_8xb2-90k_cityscapes-512x1024.py',
+              *(f'mask2former_{depth}_8xb2-90k_cityscapes-{task}-512x1024.py'
+                for depth in ('r50', 'r101') for task in ('panoptic', 'instance'))}
 
 # Per backbone: its ImageNet classifier's published parameter count and the unit that figure
 # is rounded to; the channels of its four levels; Swin's window and pretraining size.

@@ -17,9 +17,12 @@ from mmengine.registry import MODELS, DefaultScope
 
 import m2f_mm  # noqa: F401
 from m2f_mm.converters.cli import main as convert
+from m2f_mm.datasets.definitions import cityscapes, things_first
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 R50_CONFIG = osp.join(REPO, 'configs', 'mask2former', 'mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
+CITYSCAPES_PANOPTIC = osp.join(REPO, 'configs', 'mask2former',
+                               'mask2former_r50_8xb2-90k_cityscapes-panoptic-512x1024.py')
 NUM_CLASSES, NUM_QUERIES, D = 133, 100, 256
 SWIN = dict(embed_dims=48, depths=[2, 2, 2, 2], num_heads=[2, 2, 4, 4], window_size=7)
 
@@ -204,6 +207,22 @@ def test_another_class_count_is_refused_unless_reset(r50, capsys):
     assert tuned.panoptic_head.criterion.empty_weight[-1] == pytest.approx(0.1)
     # Everything else is the checkpoint's.
     assert torch.equal(tuned.backbone.conv1.weight, model.backbone.conv1.weight)
+
+
+def test_cityscapes_panoptic_classes_become_things_first(tmp_path, capsys):
+    """The reference numbers Cityscapes' classes by train id (road 0, ..., person 11);
+    m2f_mm's panoptic labels list the things first (person 0)."""
+    ref = _write_pkl(tmp_path / 'cs.pkl', _resnet50_layout(), [256, 512, 1024, 2048],
+                     num_classes=19)
+    convert('detectron2', 'x', [str(tmp_path / 'cs.pkl'), CITYSCAPES_PANOPTIC,
+                                str(tmp_path / 'cs.pth')])
+    assert 'class rows reordered' in capsys.readouterr().out
+    head = _load(CITYSCAPES_PANOPTIC, tmp_path / 'cs.pth').panoptic_head
+    order = things_first(cityscapes.IS_THING) + [19]  # "no object" stays last
+    assert order[:2] == [11, 12] and order[8] == 0  # person, rider; road after the things
+    for key in ('weight', 'bias'):
+        theirs = ref[f'sem_seg_head.predictor.class_embed.{key}']
+        assert _same(getattr(head.predictor.class_embed, key), theirs[order])
 
 
 def test_another_query_count_names_the_shapes(tmp_path):

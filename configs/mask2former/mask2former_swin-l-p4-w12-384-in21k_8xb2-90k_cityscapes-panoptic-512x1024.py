@@ -1,0 +1,11 @@
+# Mask2Former Swin-L (IN-21k, 200 queries), Cityscapes panoptic, 90k iters.
+# Reference model zoo: PQ 66.6, AP 43.6, mIoU 82.9.
+_base_ = ['./mask2former_swin-l-p4-w12-384-in21k_16xb1-lsj-100e_coco-panoptic.py',
+          '../_base_/paper_datasets.py']
+model = dict(data_preprocessor=_base_.cityscapes_data_preprocessor,
+             panoptic_head=dict(_base_.cityscapes_panoptic_head))
+train_dataloader = _base_.cityscapes_panoptic_train_dataloader
+val_dataloader = test_dataloader = _base_.cityscapes_panoptic_test_dataloader
+val_evaluator = test_evaluator = _base_.cityscapes_panoptic_evaluator
+train_cfg = _base_.cityscapes_schedule.train_cfg
+param_scheduler = _base_.cityscapes_schedule.param_scheduler
