@@ -64,7 +64,8 @@ def main(source: str, description: str, argv: Optional[Sequence[str]] = None) ->
         if not osp.exists(args.src):
             raise FileNotFoundError(f'checkpoint not found: {args.src}')
         model = build_model(args.config)
-        order = reference_label_order(_read_config(args.config).train_dataloader.dataset.type)
+        train_data = _read_config(args.config).get('train_dataloader') or {}
+        order = reference_label_order(train_data.get('dataset', {}).get('type'))
         try:
             state_dict, notes = convert_checkpoint(args.src, source, model, args.reset_classes,
                                                    order)

@@ -13,12 +13,12 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from m2f_mm.datasets.definitions import ade20k, cityscapes, mapillary_vistas, things_first
-
 __all__ = ['reference_label_order', 'reorder_classes']
 
-_PANOPTIC_TABLES = {'ADE20KPanopticDataset': ade20k, 'CityscapesPanopticDataset': cityscapes,
-                    'MapillaryVistasPanopticDataset': mapillary_vistas}
+# Dataset type -> module of m2f_mm.datasets.definitions.
+_PANOPTIC_TABLES = {'ADE20KPanopticDataset': 'ade20k',
+                    'CityscapesPanopticDataset': 'cityscapes',
+                    'MapillaryVistasPanopticDataset': 'mapillary_vistas'}
 
 
 def reference_label_order(dataset_type: str) -> Optional[List[int]]:
@@ -26,10 +26,16 @@ def reference_label_order(dataset_type: str) -> Optional[List[int]]:
     the two orders agree.
 
     Args:
-        dataset_type: The config's dataset type, e.g. ``'m2f_mm.CityscapesPanopticDataset'``.
+        dataset_type: The config's dataset type, e.g. ``'m2f_mm.CityscapesPanopticDataset'``,
+            or None.
     """
-    table = _PANOPTIC_TABLES.get(str(dataset_type).split('.')[-1])
-    return None if table is None else things_first(table.IS_THING)
+    name = _PANOPTIC_TABLES.get(str(dataset_type).split('.')[-1])
+    if name is None:
+        return None
+    # Imported here: m2f_mm.datasets registers the host-library parts on import, and the
+    # core (which imports this package for its class-count check) imports no host.
+    from m2f_mm.datasets import definitions
+    return definitions.things_first(getattr(definitions, name).IS_THING)
 
 
 def reorder_classes(state_dict: Dict[str, Tensor],

@@ -114,8 +114,10 @@ def test_tta_model_merges_flipped_augmentations():
 
 
 ZOO_DIR = osp.join(REPO, 'configs', 'mask2former')
+# The semantic configs (mmseg's TTA); the panoptic and instance ones are mmdet models.
 ZOO = sorted(osp.join(ZOO_DIR, name) for name in os.listdir(ZOO_DIR)
-             if 'ade20k' in name or 'cityscapes' in name)
+             if any(d in name for d in ('ade20k', 'cityscapes', 'mapillary'))
+             and not any(t in name for t in ('panoptic', 'instance')))
 
 
 def _resize_scale(pipeline):
@@ -129,7 +131,8 @@ def test_zoo_tta_is_multi_scale_flip_at_the_test_scale(path):
     assert cfg.tta_model.type == 'm2f_mm.Mask2FormerSegTTAModel'
     test_scale = _resize_scale(cfg.test_dataloader.dataset.pipeline)
     assert test_scale == {'512x512': (2048, 512), '640x640': (2560, 640),
-                          '512x1024': (2048, 1024)}[path[:-3].rsplit('-', 1)[-1]]
+                          '512x1024': (2048, 1024),
+                          '1024x1024': (2048, 2048)}[path[:-3].rsplit('-', 1)[-1]]
     load, aug = cfg.tta_pipeline
     assert load.type == 'LoadImageFromFile' and aug.type == 'TestTimeAug'
     resizes, flips, *_ = aug.transforms

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import m2f_mm  # noqa: F401
+from ._builds import check_builds
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mask2former')
 
@@ -217,6 +218,11 @@ def _head(model):
 
 def test_zoo_lists_every_config():
     assert {row[0] for row in ZOO} == set(os.listdir(CONFIG_DIR)) - {'__pycache__'}
+
+
+def test_builds(zoo):
+    _, cfg, model = zoo
+    check_builds(cfg, model)
 
 
 def test_parameter_counts(zoo):
