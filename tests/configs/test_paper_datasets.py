@@ -156,7 +156,9 @@ def test_one_training_step_and_evaluation_on_cpu(config, converted, tmp_path):
     cfg.visualizer.name = osp.splitext(config)[0]
     # No checkpoint: writing R50 with its AdamW state would take longer than the step.
     cfg.default_hooks.checkpoint.update(interval=-1, save_last=False, save_best=None)
-    Runner.from_cfg(cfg).train()
+    # The Runner makes its scope the default; restored after, for the tests that follow.
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        Runner.from_cfg(cfg).train()
     records = [json.loads(line)
                for log in glob.glob(str(tmp_path / '*' / 'vis_data' / 'scalars.json'))
                for line in open(log)]
