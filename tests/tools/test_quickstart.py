@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from quickstart import TASKS, logged_metrics, save_untrained_checkpoint
 
-from tests.conftest import TOY_TRAIN_ITERS as ITERS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
