@@ -13,7 +13,9 @@ from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS
 from .layers.ms_deform_attn import MSDeformAttn
+from .layers.pointwise_conv import Conv2d
 from .layers.positional_encoding import SinePositionalEncoding
+from .layers.relu_ffn import relu_ffn
 from .pixel_decoder_base import ConvNorm, PixelDecoder
 
 __all__ = ['MSDeformAttnPixelDecoder']
@@ -36,8 +38,7 @@ class _EncoderLayer(nn.Module):
         """x (B, S, C); pos (1 or B, S, C); reference_points (B, S, L, 2) -> (B, S, C)."""
         x = self.norm1(x + self.self_attn(x + pos, reference_points, x, spatial_shapes,
                                           level_start_index))
-        # Out of place: an in-place ReLU on the view nn.Linear returns costs a full copy in backward.
-        return self.norm2(x + self.linear2(F.relu(self.linear1(x))))
+        return self.norm2(x + relu_ffn(x, self.linear1, self.linear2))
 
 
 class _Encoder(nn.Module):
@@ -132,7 +133,7 @@ class MSDeformAttnPixelDecoder(PixelDecoder):
         self.num_encoder_levels = num_encoder_levels
         # Index 0 projects the coarsest level, matching the reference order.
         self.input_proj = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(c, embed_dims, 1), nn.GroupNorm(num_groups, embed_dims))
+            nn.Sequential(Conv2d(c, embed_dims, 1), nn.GroupNorm(num_groups, embed_dims))
             for c in reversed(self.in_channels[-num_encoder_levels:]))
         self.transformer = _Transformer(
             embed_dims, num_encoder_levels, num_layers=num_layers, num_heads=num_heads,
@@ -142,8 +143,8 @@ class MSDeformAttnPixelDecoder(PixelDecoder):
                                    norm=nn.GroupNorm(num_groups, embed_dims))
         self.layer_1 = ConvNorm(embed_dims, embed_dims, 3, padding=1, bias=False,
                                  norm=nn.GroupNorm(num_groups, embed_dims),
-                                 activation=nn.ReLU())
-        self.mask_features = nn.Conv2d(embed_dims, mask_channels, 1)
+                                 activation=nn.ReLU(inplace=True))
+        self.mask_features = Conv2d(embed_dims, mask_channels, 1)
 
     def init_weights(self) -> None:
         """Initialise as the reference: xavier for the projections and the
@@ -178,6 +179,8 @@ class MSDeformAttnPixelDecoder(PixelDecoder):
         encoder_feats = feats[-self.num_encoder_levels:][::-1]
         outs = self.transformer([proj(f) for proj, f in zip(self.input_proj, encoder_feats)])
         lateral = self.adapter_1(feats[-self.num_encoder_levels - 1])
-        y = lateral + F.interpolate(outs[-1], size=lateral.shape[-2:], mode='bilinear',
-                                    align_corners=False)
+        # In place on the fresh upsampled map (neither op's backward reads it): one
+        # stride-4 map fewer to allocate, as with the in-place ReLU of layer_1.
+        y = F.interpolate(outs[-1], size=lateral.shape[-2:], mode='bilinear',
+                          align_corners=False).add_(lateral)
         return self.mask_features(self.layer_1(y)), outs

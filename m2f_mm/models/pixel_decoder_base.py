@@ -9,11 +9,13 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from .layers.pointwise_conv import Conv2d
+
 __all__ = ['PixelDecoder', 'ConvNorm']
 
 
-class ConvNorm(nn.Conv2d):
-    """Conv2d followed by an optional ``norm`` and ``activation`` submodule."""
+class ConvNorm(Conv2d):
+    """:class:`~m2f_mm.models.layers.Conv2d` followed by an optional ``norm`` and ``activation`` submodule."""
 
     def __init__(self, *args, norm: Optional[nn.Module] = None,
                  activation: Optional[nn.Module] = None, **kwargs) -> None:

@@ -50,17 +50,21 @@ class _MaskProduct(Function):
         rows = grad.ne(0).any(-1).nonzero().unbind(1)  # R (image, query) pairs
         grad_embed = (torch.zeros_like(embed, dtype=ctx.embed_dtype) if ctx.needs_input_grad[0]
                       else None)
-        grad_features = torch.zeros_like(flat_features) if ctx.needs_input_grad[1] else None
+        # Written image by image without a zero fill: at (B, E, hw) it is a large buffer.
+        grad_features = (flat_features.new_empty(flat_features.shape, dtype=grad.dtype)
+                         if ctx.needs_input_grad[1] else None)
         for image in range(b):
             queries = rows[1][rows[0] == image]
             if len(queries) == 0:
+                if grad_features is not None:
+                    grad_features[image].zero_()
                 continue
             grad_rows = grad[image, queries]  # (R_b, hw)
             if grad_embed is not None:
                 grad_embed[image, queries] = (grad_rows @ flat_features[image].T.to(grad.dtype)
                                               ).to(grad_embed.dtype)
             if grad_features is not None:
-                grad_features[image] = embed[image, queries].T @ grad_rows
+                torch.matmul(embed[image, queries].T, grad_rows, out=grad_features[image])
         if grad_features is not None:
             grad_features = grad_features.view_as(features)
         return grad_embed, grad_features
