@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS, TASK_UTILS, build_in_plugin_scope
 from .mask_losses import check_mask_loss, dice_loss, mask_loss
-from .point_sample import point_sample, sample_uncertain_points
+from .point_sample import point_sample, point_sample_rows, sample_uncertain_points
 
 __all__ = ['Mask2FormerCriterion']
 
@@ -111,6 +111,8 @@ class Mask2FormerCriterion(nn.Module):
             raise ValueError(f'batch size {cls_preds[-1].shape[0]} does not match '
                              f'{len(targets)} targets')
         num_masks = self._num_masks(targets, cls_preds[-1].device)
+        # Converted once: the matcher and the losses of every stage read them.
+        targets = [dict(target, masks=target['masks'].float()) for target in targets]
         last = len(cls_preds) - 1
         losses = {}
         all_matches = self.matcher.match_stages(cls_preds, mask_preds, targets)
@@ -155,17 +157,19 @@ class Mask2FormerCriterion(nn.Module):
             # graph, so backward still reaches every parameter.
             zero = matched_logits.sum()
             return zero, zero
-        matched_targets = torch.cat([target['masks'][t] for target, (_, t)
-                                     in zip(targets, matches)]).float()  # (P, H, W)
-
         if self.point_sampled:
             with torch.no_grad():
                 points = sample_uncertain_points(matched_logits.unsqueeze(1), self.num_points,
                                                  self.oversample_ratio,
                                                  self.importance_sample_ratio)
-                values = point_sample(matched_targets.unsqueeze(1), points).squeeze(1)
+                per_image = points.split([len(t) for _, t in matches])
+                values = torch.cat([point_sample_rows(target['masks'], t, image_points)
+                                    for target, (_, t), image_points
+                                    in zip(targets, matches, per_image)])  # (P, T)
             logits = point_sample(matched_logits.unsqueeze(1), points).squeeze(1)  # (P, T)
         else:
+            matched_targets = torch.cat([target['masks'][t] for target, (_, t)
+                                         in zip(targets, matches)])  # (P, H, W)
             logits = F.interpolate(matched_logits.unsqueeze(1), size=matched_targets.shape[-2:],
                                    mode='bilinear', align_corners=False).flatten(1)  # (P, HW)
             values = matched_targets.flatten(1)

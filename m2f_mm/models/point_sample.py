@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['point_sample', 'sample_uncertain_points']
+__all__ = ['point_sample', 'point_sample_rows', 'sample_uncertain_points']
 
 
 def point_sample(features: Tensor, points: Tensor) -> Tensor:
@@ -32,6 +32,27 @@ def point_sample(features: Tensor, points: Tensor) -> Tensor:
     sampled = F.grid_sample(features, grid.to(features.dtype), mode='bilinear',
                             padding_mode='zeros', align_corners=False)
     return sampled.squeeze(3)
+
+
+def point_sample_rows(maps: Tensor, rows: Tensor, points: Tensor) -> Tensor:
+    """``point_sample(maps[rows].unsqueeze(1), points).squeeze(1)`` without gathering maps.
+
+    The matched target masks of a decoder stage are a reordering of (nearly) all
+    of an image's targets; gathering them copies every full-resolution mask once
+    a stage. Instead each map is read where its row asks, in the maps' own
+    order: maps that no row names read (0, 0) and are dropped.
+
+    Args:
+        maps: (N, H, W).
+        rows: (R,) long, distinct indices into ``maps``.
+        points: (R, T, 2) points in ``[0, 1]``, one set per row.
+
+    Returns:
+        (R, T) values, row i read from ``maps[rows[i]]`` at ``points[i]``.
+    """
+    grid = points.new_zeros(maps.shape[0], *points.shape[1:])
+    grid[rows] = points
+    return point_sample(maps.unsqueeze(1), grid).squeeze(1)[rows]
 
 
 @torch.no_grad()

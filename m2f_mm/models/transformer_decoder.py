@@ -7,11 +7,11 @@ h_l x w_l size of level l, h x w size of the per-pixel embedding (1/4 input).
 from typing import List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS
+from .layers.bilinear_downsample import bilinear_downsample
 from .layers.mask_product import mask_product
 from .layers.positional_encoding import SinePositionalEncoding
 from .layers.transformer_layers import MLP, CrossAttentionLayer, FFNLayer, SelfAttentionLayer
@@ -201,7 +201,7 @@ class MaskedAttentionDecoder(BaseModule):
         if not self.masked_attention:
             return cls_pred, mask_pred, None
         with torch.no_grad():
-            resized = F.interpolate(mask_pred, size=attn_size, mode='bilinear', align_corners=False)
+            resized = bilinear_downsample(mask_pred, attn_size)
             blocked = resized.flatten(2).sigmoid() < 0.5
             # A query whose mask is empty would attend to nothing (softmax of all -inf
             # is NaN): let it attend everywhere instead.

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from m2f_mm.models.point_sample import point_sample, sample_uncertain_points
+from m2f_mm.models.point_sample import point_sample, point_sample_rows, sample_uncertain_points
 
 
 def pixel_centres(h, w):
@@ -113,3 +113,12 @@ def test_uncertain_points_extreme_importance_ratios(importance, expected_uniform
 def test_uncertain_points_reject_bad_ratios(kwargs):
     with pytest.raises(ValueError, match='ratio'):
         sample_uncertain_points(torch.zeros(1, 1, 4, 4), 8, **kwargs)
+
+
+def test_point_sample_rows_equals_gathering_the_maps():
+    g = torch.Generator().manual_seed(0)
+    maps = (torch.rand(5, 12, 10, generator=g) > 0.5).float()
+    rows = torch.tensor([3, 0, 4])  # map 1 and 2 are named by no row
+    points = torch.rand(3, 7, 2, generator=g)
+    expected = point_sample(maps[rows].unsqueeze(1), points).squeeze(1)
+    assert torch.equal(point_sample_rows(maps, rows, points), expected)
