@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS, TASK_UTILS, build_in_plugin_scope
 from .mask_losses import check_mask_loss, dice_loss, mask_loss
+from .layers.mask_product import mask_rows
 from .point_sample import point_sample, point_sample_rows, sample_uncertain_points
 
 __all__ = ['Mask2FormerCriterion']
@@ -151,7 +152,7 @@ class Mask2FormerCriterion(nn.Module):
         """Weighted BCE and dice of the matched masks, each summed over masks / num_masks."""
         batch_idx = torch.cat([torch.full_like(q, b) for b, (q, _) in enumerate(matches)])
         query_idx = torch.cat([q for q, _ in matches])
-        matched_logits = mask_logits[batch_idx, query_idx].float()  # (P, h, w)
+        matched_logits = mask_rows(mask_logits, batch_idx, query_idx).float()  # (P, h, w)
         if matched_logits.shape[0] == 0:
             # The sum of an empty tensor is exactly 0 yet keeps mask_logits in the
             # graph, so backward still reaches every parameter.

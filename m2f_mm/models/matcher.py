@@ -157,10 +157,9 @@ class HungarianMatcher:
             return self.cost_matrix(cls_logits, mask_logits.flatten(1), gt_labels,
                                     resized.flatten(1))
         points = torch.rand((1, self.num_points, 2), device=cls_logits.device)
-        point_logits = point_sample(mask_logits.unsqueeze(1),
-                                    points.expand(num_queries, -1, -1)).squeeze(1)
-        point_targets = point_sample(gt_masks.unsqueeze(1).float(),
-                                     points.expand(num_targets, -1, -1)).squeeze(1)
+        # One point set for all masks: read them as the channels of one map.
+        point_logits = point_sample(mask_logits.unsqueeze(0), points)[0]  # (Q, T)
+        point_targets = point_sample(gt_masks.unsqueeze(0).float(), points)[0]  # (M, T)
         return self.cost_matrix(cls_logits, point_logits, gt_labels, point_targets)
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS
 from .layers.bilinear_downsample import bilinear_downsample
-from .layers.mask_product import mask_product
+from .layers.mask_product import mask_product, shared_features
 from .layers.positional_encoding import SinePositionalEncoding
 from .layers.transformer_layers import MLP, CrossAttentionLayer, FFNLayer, SelfAttentionLayer
 
@@ -155,6 +155,7 @@ class MaskedAttentionDecoder(BaseModule):
         query = (self.query_feat.weight.unsqueeze(0).expand(batch_size, -1, -1)
                  if self.query_feat is not None else torch.zeros_like(query_pos))
 
+        mask_features = shared_features(mask_features)  # read by every stage
         cls_preds, mask_preds, attn_mask = [], [], None
         if self.initial_prediction or self.masked_attention:
             cls_pred, mask_pred, attn_mask = self._predict(query, mask_features,
