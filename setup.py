@@ -1,5 +1,11 @@
-"""Install m2f_mm. The full set-up (torch, compiled mmcv) is tools/setup_env.sh."""
+"""Install m2f_mm. The full set-up (torch, compiled mmcv) is tools/setup_env.sh.
+
+m2f_mm's CPU deformable-attention kernel (m2f_mm/ops/csrc) is compiled against
+the installed torch, so install without build isolation:
+``pip install --no-build-isolation -e .``.
+"""
 import os.path as osp
+import sys
 
 from setuptools import find_packages, setup
 
@@ -24,6 +30,22 @@ def read_version():
     return scope['__version__']
 
 
+def cpu_extension():
+    """The C++ CPU kernel's build settings; without torch no build is possible,
+    which stops the install with the command that works."""
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        sys.exit('m2f_mm: setup.py compiles a C++ op against torch, which this build '
+                 'environment lacks; install torch, then '
+                 '`pip install --no-build-isolation -e .` (or run tools/setup_env.sh)')
+    # -fopenmp: torch's at::parallel_for runs serially in code compiled without it.
+    ext = CppExtension('m2f_mm.ops._ms_deform_attn_cpu',
+                       ['m2f_mm/ops/csrc/ms_deform_attn_cpu.cpp'],
+                       extra_compile_args=['-O3', '-fopenmp'], extra_link_args=['-fopenmp'])
+    return dict(ext_modules=[ext], cmdclass={'build_ext': BuildExtension})
+
+
 setup(
     name='m2f_mm',
     version=read_version(),
@@ -43,4 +65,5 @@ setup(
     },
     license='Apache License 2.0',
     zip_safe=False,
+    **cpu_extension(),
 )

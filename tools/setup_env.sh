@@ -42,7 +42,7 @@ else
 fi
 
 REQS=(-r requirements/mminstall.txt -r requirements/runtime.txt)
-IMPORTS="mmengine, mmdet.models, mmseg.models, scipy, pycocotools, m2f_mm"
+IMPORTS="mmengine, mmdet.models, mmseg.models, scipy, pycocotools, m2f_mm, m2f_mm.ops._ms_deform_attn_cpu"
 if [[ $WITH_TESTS == 1 ]]; then
   REQS+=(-r requirements/tests.txt)
   IMPORTS="$IMPORTS, pytest, triton, onnx, onnxruntime, cityscapesscripts.helpers.labels"
@@ -53,8 +53,9 @@ assert os.path.realpath(m2f_mm.__file__).startswith(os.path.realpath('$PWD') + o
 if have "$CHECK"; then
   step "OpenMMLab stack and m2f_mm already installed"
 else
-  step "installing mmengine, mmdet, mmsegmentation and m2f_mm"
+  step "installing mmengine, mmdet, mmsegmentation and m2f_mm (compiles its C++ CPU op, about a minute)"
   $PIP install -q "${REQS[@]}"
-  $PIP install -q --no-build-isolation --no-deps -e .
+  # --use-pep517: the legacy develop command would build in an isolated env without torch.
+  $PIP install -q --no-build-isolation --use-pep517 --no-deps -e .
 fi
 $PY -c "import m2f_mm; print('[setup_env] ready:', m2f_mm.version_summary())"

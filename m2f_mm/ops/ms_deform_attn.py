@@ -3,8 +3,9 @@
 The one place that chooses how the op runs: during ONNX export, the
 ``grid_sample`` path (exportable, for export only); otherwise CUDA inputs use
 the first installed kernel of :data:`CUDA_KERNELS` (mmcv's compiled op, then
-m2f_mm's Triton kernel), and CPU inputs, and CUDA inputs where neither is
-installed, use the exact PyTorch path. All paths compute the same function.
+m2f_mm's Triton kernel), CPU inputs use m2f_mm's compiled CPU kernel, and
+inputs with no such kernel installed use the exact PyTorch path. All paths
+compute the same function.
 
 Shape letters: B batch, Q queries, S = sum over levels of H_l * W_l value
 positions, N heads, Cn channels per head, L levels, P sampling points per head
@@ -21,10 +22,11 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from .ms_deform_attn_cpu import CpuMSDeformAttnFunction, cpu_kernel_module
 from .ms_deform_attn_grid_sample import ms_deform_attn_grid_sample
 from .ms_deform_attn_pytorch import ms_deform_attn_pytorch
 
-__all__ = ['multi_scale_deformable_attention', 'CUDA_KERNELS', 'cuda_kernel']
+__all__ = ['multi_scale_deformable_attention', 'CUDA_KERNELS', 'cuda_kernel', 'kernel_name']
 
 
 def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
@@ -35,9 +37,9 @@ def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
     """Weighted sum of bilinear samples of a multi-level value map.
 
     Under ``torch.onnx.export`` the exportable ``grid_sample`` path runs. Else
-    CUDA inputs use the first available kernel of :data:`CUDA_KERNELS`; CPU
-    inputs, and CUDA inputs where no kernel is installed, use an exact PyTorch
-    implementation. Half-precision inputs and autocast regions are computed in
+    CUDA inputs use the first available kernel of :data:`CUDA_KERNELS` and CPU
+    inputs the compiled CPU kernel; where none is installed, an exact PyTorch
+    implementation runs. Half-precision inputs and autocast regions are computed in
     float32 with autocast disabled (mmcv's kernel has no half-precision
     version), so the result is then float32; float64 inputs stay float64.
 
@@ -64,12 +66,27 @@ def multi_scale_deformable_attention(value: Tensor, spatial_shapes: Tensor,
         if torch.onnx.is_in_onnx_export():
             return ms_deform_attn_grid_sample(value, spatial_shapes, level_start_index,
                                               sampling_locations, attention_weights)
-        kernel = _first_cuda_kernel() if value.is_cuda else None
-        if kernel is not None:
-            return kernel(value, spatial_shapes, level_start_index, sampling_locations,
-                          attention_weights, im2col_step)
+        if value.is_cuda:
+            kernel = _first_cuda_kernel()
+            if kernel is not None:
+                return kernel(value, spatial_shapes, level_start_index, sampling_locations,
+                              attention_weights, im2col_step)
+        elif cpu_kernel_module() is not None:
+            return CpuMSDeformAttnFunction.apply(value, spatial_shapes, level_start_index,
+                                                 sampling_locations, attention_weights)
         return ms_deform_attn_pytorch(value, spatial_shapes, sampling_locations,
                                        attention_weights)
+
+
+def kernel_name(device: str) -> str:
+    """Which path the op takes for inputs on ``device`` (for logs and benchmarks)."""
+    if device.startswith('cuda'):
+        names = [n for n in CUDA_KERNELS if cuda_kernel(n)]
+        return f'{names[0]} kernel' if names else 'exact PyTorch path (no CUDA kernel installed)'
+    module = cpu_kernel_module()
+    if module is None:
+        return 'exact PyTorch path (m2f_mm was installed without its C++ CPU kernel)'
+    return f'C++ CPU kernel ({"AVX2" if module.avx2_supported() else "baseline"})'
 
 
 # CUDA kernels in order of preference: mmcv's compiled op first, being proven on GPUs;

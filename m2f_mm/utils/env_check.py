@@ -96,4 +96,6 @@ def version_summary() -> str:
     v = installed_versions()
     parts = [f'torch {torch.__version__} (cuda {torch.cuda.is_available()})']
     parts += [f'{d} {v[d]}' for d in SUPPORTED]
+    from m2f_mm.ops import kernel_name
+    parts.append(f'deformable attention on CPU: {kernel_name("cpu")}')
     return ', '.join(parts)

@@ -1,5 +1,6 @@
-"""Tests of the multi-scale deformable attention op: its exact PyTorch path
-against mmcv's reference, and the choice of path (CUDA kernels on a GPU)."""
+"""Tests of the multi-scale deformable attention op: the op on CPU (the C++
+kernel) and its exact PyTorch path against mmcv's reference, and the choice of
+path (CUDA kernels on a GPU)."""
 import pytest
 import torch
 from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
@@ -36,11 +37,14 @@ def _forward_backward(fn, value, loc, weights, grad_out):
     return out, value.grad, loc.grad, weights.grad
 
 
+@pytest.mark.parametrize('exact_path', [False, True])
 @pytest.mark.parametrize('sizes, contiguous', [
     ([(3, 5), (7, 4), (2, 9)], True),
     ([(6, 1), (1, 5)], False),
 ])
-def test_matches_mmcv_pytorch_reference(sizes, contiguous):
+def test_matches_mmcv_pytorch_reference(monkeypatch, sizes, contiguous, exact_path):
+    if exact_path:
+        monkeypatch.setattr(ms_deform_attn, 'cpu_kernel_module', lambda: None)
     value, shapes, start, loc, weights = _inputs(sizes, contiguous=contiguous)
     assert ((loc < 0) | (loc > 1)).any()
     grad_out = torch.randn(value.shape[0], loc.shape[1], value.shape[2] * value.shape[3])
@@ -60,7 +64,7 @@ def test_int64_row_indices_give_the_same_result(monkeypatch):
     grad_out = torch.randn(value.shape[0], loc.shape[1], value.shape[2] * value.shape[3])
 
     def run(v, l, w):
-        return multi_scale_deformable_attention(v, shapes, start, l, w)
+        return ms_deform_attn_pytorch.ms_deform_attn_pytorch(v, shapes, l, w)
 
     expected = _forward_backward(run, value, loc, weights, grad_out)
     monkeypatch.setattr(ms_deform_attn_pytorch, '_INT32_MAX_ROWS', 0)
@@ -69,11 +73,12 @@ def test_int64_row_indices_give_the_same_result(monkeypatch):
 
 
 def test_gradcheck_float64():
+    # The exact PyTorch path; tests/ops/test_ms_deform_attn_cpu.py checks the C++ kernel.
     value, shapes, start, loc, weights = _inputs([(2, 3), (3, 2)], batch=1, heads=2, head_dims=2,
                                                  queries=3, dtype=torch.float64)
     inputs = tuple(t.requires_grad_() for t in (value, loc, weights))
     assert torch.autograd.gradcheck(
-        lambda v, l, w: multi_scale_deformable_attention(v, shapes, start, l, w), inputs)
+        lambda v, l, w: ms_deform_attn_pytorch.ms_deform_attn_pytorch(v, shapes, l, w), inputs)
 
 
 def test_autocast_runs_in_float32():

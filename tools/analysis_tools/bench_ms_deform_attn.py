@@ -7,8 +7,9 @@ the model: each query's pixel centre plus a few pixels of offset. Runs
 alternate between the implementations and the median of each is reported,
 since timings are noisy.
 
-On CPU: m2f_mm's exact PyTorch path against mmcv's PyTorch fallback. On CUDA
-also every installed kernel of m2f_mm's CUDA_KERNELS (Triton, mmcv's CUDA op).
+On CPU: m2f_mm's C++ CPU kernel and exact PyTorch
+path against mmcv's PyTorch fallback. On CUDA also every installed kernel of
+m2f_mm's CUDA_KERNELS (Triton, mmcv's CUDA op).
 
 Usage: python tools/analysis_tools/bench_ms_deform_attn.py [--repeats 7] [--threads N]
     [--device cpu|cuda] [--size 512]
@@ -21,6 +22,7 @@ import torch
 from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
 
 from m2f_mm.ops import CUDA_KERNELS, cuda_kernel
+from m2f_mm.ops.ms_deform_attn_cpu import CpuMSDeformAttnFunction, cpu_kernel_module
 from m2f_mm.ops.ms_deform_attn_pytorch import ms_deform_attn_pytorch
 
 BATCH, HEADS, HEAD_DIMS, POINTS = 2, 8, 32, 4
@@ -76,6 +78,9 @@ def main() -> None:
             v, shapes, l, w),
         'm2f_mm exact PyTorch': lambda v, l, w: ms_deform_attn_pytorch(v, shapes, l, w),
     }
+    if not value.is_cuda and cpu_kernel_module() is not None:
+        implementations['m2f_mm C++ CPU kernel'] = (
+            lambda v, l, w: CpuMSDeformAttnFunction.apply(v, shapes, start, l, w))
     if value.is_cuda:
         for name in CUDA_KERNELS:
             kernel = cuda_kernel(name)

@@ -150,7 +150,11 @@ def worker(impl, mode, args):
     if args.keep_freed_memory:
         from m2f_mm.utils.cpu_allocator import keep_freed_memory
         keep_freed_memory()
-    kernel = _mmdet_kernel(device) if impl == 'mmdet' else _m2f_mm_kernel(device)
+    if impl == 'mmdet':
+        kernel = _mmdet_kernel(device)
+    else:
+        from m2f_mm.ops import kernel_name
+        kernel = kernel_name(device)
     model = _build(impl, device, args.config)
     if args.full_mask_loss:
         model.panoptic_head.criterion.point_sampled = False
@@ -194,15 +198,6 @@ def worker(impl, mode, args):
     print(json.dumps(dict(impl=impl, mode=mode, seconds=statistics.median(times),
                           peak_mb=peak_mb, idle_mb=idle_mb, flops=flops,
                           matmul_flops_per_s=_matmul_flops_per_second(device), kernel=kernel)))
-
-
-def _m2f_mm_kernel(device):
-    """Which deformable attention m2f_mm runs on ``device``."""
-    from m2f_mm.ops import ms_deform_attn
-    if not device.startswith('cuda'):
-        return 'exact PyTorch path'
-    names = [n for n in ms_deform_attn.CUDA_KERNELS if ms_deform_attn.cuda_kernel(n)]
-    return f'{names[0]} kernel' if names else 'exact PyTorch path (no CUDA kernel installed)'
 
 
 def _profile(step, sync, device, path):

@@ -1,0 +1,119 @@
+// The kernels of ms_deform_attn_cpu.cpp, included there once per instruction set:
+// no includes and no namespace of their own (see the .cpp for the layouts).
+
+// The corners of one sample: row offsets into the value table (-1: off the
+// level) and bilinear weights, in the order (x0, y0), (x0 + 1, y0),
+// (x0, y0 + 1), (x0 + 1, y0 + 1).
+template <typename scalar_t>
+struct Corners {
+  int64_t row[4];
+  scalar_t weight[4];
+  scalar_t fx, fy;
+  bool touches_level;
+};
+
+template <typename scalar_t>
+Corners<scalar_t> corners_of(scalar_t x_norm, scalar_t y_norm, int64_t h, int64_t w,
+                             int64_t level_start) {
+  Corners<scalar_t> c;
+  const scalar_t x = x_norm * static_cast<scalar_t>(w) - scalar_t(0.5);
+  const scalar_t y = y_norm * static_cast<scalar_t>(h) - scalar_t(0.5);
+  const scalar_t x0f = std::floor(x), y0f = std::floor(y);
+  c.touches_level = x0f >= -1 && x0f < w && y0f >= -1 && y0f < h;
+  if (!c.touches_level) return c;
+  const int64_t x0 = static_cast<int64_t>(x0f), y0 = static_cast<int64_t>(y0f);
+  c.fx = x - x0f;
+  c.fy = y - y0f;
+  const scalar_t gx[2] = {1 - c.fx, c.fx}, gy[2] = {1 - c.fy, c.fy};
+  for (int k = 0; k < 4; ++k) {
+    const int64_t xi = x0 + (k & 1), yi = y0 + (k >> 1);
+    const bool on_level = xi >= 0 && xi < w && yi >= 0 && yi < h;
+    c.row[k] = on_level ? level_start + yi * w + xi : -1;
+    c.weight[k] = gx[k & 1] * gy[k >> 1];
+  }
+  return c;
+}
+
+template <typename scalar_t>
+void forward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* loc,
+                    const scalar_t* attn, scalar_t* out) {
+  const int64_t row_stride = g.heads * g.channels;  // between value positions
+  const int64_t samples = g.levels * g.points;
+  at::parallel_for(0, g.batch * g.queries, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t bq = begin; bq < end; ++bq) {
+      const int64_t b = bq / g.queries;
+      for (int64_t n = 0; n < g.heads; ++n) {
+        const int64_t m = bq * g.heads + n;  // (b, q, n) row
+        scalar_t* o = out + m * g.channels;
+        for (int64_t c = 0; c < g.channels; ++c) o[c] = 0;
+        const scalar_t* v = value + (b * g.spatial * g.heads + n) * g.channels;
+        for (int64_t j = 0; j < samples; ++j) {
+          const int64_t l = j / g.points;
+          const auto cs = corners_of<scalar_t>(loc[(m * samples + j) * 2],
+                                               loc[(m * samples + j) * 2 + 1], g.height[l],
+                                               g.width[l], g.start[l]);
+          if (!cs.touches_level) continue;
+          const scalar_t a = attn[m * samples + j];
+          for (int k = 0; k < 4; ++k) {
+            if (cs.row[k] < 0) continue;
+            const scalar_t wk = a * cs.weight[k];
+            const scalar_t* vr = v + cs.row[k] * row_stride;
+#pragma omp simd
+            for (int64_t c = 0; c < g.channels; ++c) o[c] += wk * vr[c];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void backward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* loc,
+                     const scalar_t* attn, const scalar_t* grad_out, scalar_t* grad_value,
+                     scalar_t* grad_loc, scalar_t* grad_attn) {
+  const int64_t row_stride = g.heads * g.channels;
+  const int64_t samples = g.levels * g.points;
+  at::parallel_for(0, g.batch * g.heads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t bn = begin; bn < end; ++bn) {
+      const int64_t b = bn / g.heads, n = bn % g.heads;
+      const int64_t plane = (b * g.spatial * g.heads + n) * g.channels;
+      const scalar_t* v = value + plane;
+      scalar_t* gv = grad_value + plane;
+      for (int64_t q = 0; q < g.queries; ++q) {
+        const int64_t m = (b * g.queries + q) * g.heads + n;
+        const scalar_t* go = grad_out + m * g.channels;
+        for (int64_t j = 0; j < samples; ++j) {
+          const int64_t l = j / g.points, i = m * samples + j;
+          const auto cs = corners_of<scalar_t>(loc[2 * i], loc[2 * i + 1], g.height[l],
+                                               g.width[l], g.start[l]);
+          if (!cs.touches_level) {
+            grad_loc[2 * i] = grad_loc[2 * i + 1] = grad_attn[i] = 0;
+            continue;
+          }
+          const scalar_t a = attn[i];
+          scalar_t dot[4] = {0, 0, 0, 0};  // grad_out . corner row
+          for (int k = 0; k < 4; ++k) {
+            if (cs.row[k] < 0) continue;
+            const scalar_t* vr = v + cs.row[k] * row_stride;
+            scalar_t* gr = gv + cs.row[k] * row_stride;
+            const scalar_t wk = a * cs.weight[k];
+            scalar_t d = 0;
+#pragma omp simd reduction(+ : d)
+            for (int64_t c = 0; c < g.channels; ++c) d += go[c] * vr[c];
+#pragma omp simd
+            for (int64_t c = 0; c < g.channels; ++c) gr[c] += wk * go[c];
+            dot[k] = d;
+          }
+          grad_attn[i] = cs.weight[0] * dot[0] + cs.weight[1] * dot[1] +
+                         cs.weight[2] * dot[2] + cs.weight[3] * dot[3];
+          // d/dfx and d/dfy of the bilinear weights, chained to the normalised
+          // coordinates (x = x_norm * W - 0.5).
+          const scalar_t dfx = (1 - cs.fy) * (dot[1] - dot[0]) + cs.fy * (dot[3] - dot[2]);
+          const scalar_t dfy = (1 - cs.fx) * (dot[2] - dot[0]) + cs.fx * (dot[3] - dot[1]);
+          grad_loc[2 * i] = a * dfx * static_cast<scalar_t>(g.width[l]);
+          grad_loc[2 * i + 1] = a * dfy * static_cast<scalar_t>(g.height[l]);
+        }
+      }
+    }
+  });
+}
