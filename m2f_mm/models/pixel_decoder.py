@@ -179,8 +179,11 @@ class MSDeformAttnPixelDecoder(PixelDecoder):
         encoder_feats = feats[-self.num_encoder_levels:][::-1]
         outs = self.transformer([proj(f) for proj, f in zip(self.input_proj, encoder_feats)])
         lateral = self.adapter_1(feats[-self.num_encoder_levels - 1])
-        # In place on the fresh upsampled map (neither op's backward reads it): one
-        # stride-4 map fewer to allocate, as with the in-place ReLU of layer_1.
-        y = F.interpolate(outs[-1], size=lateral.shape[-2:], mode='bilinear',
+        # outs[-1] is a transposed view in channels-last order; upsampled as it is, the
+        # whole stride-4 FPN (conv, GroupNorm, their gradients) would run channels-last,
+        # and the GroupNorm and convolution backwards copy such tensors to contiguous.
+        # The add is in place on the fresh upsampled map (neither op's backward reads
+        # it): one stride-4 map fewer to allocate, as with the in-place ReLU of layer_1.
+        y = F.interpolate(outs[-1].contiguous(), size=lateral.shape[-2:], mode='bilinear',
                           align_corners=False).add_(lateral)
         return self.mask_features(self.layer_1(y)), outs

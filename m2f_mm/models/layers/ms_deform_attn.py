@@ -6,6 +6,7 @@ channels, N heads, L levels, P sampling points per head and level.
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from m2f_mm.ops import multi_scale_deformable_attention
@@ -80,10 +81,16 @@ class MSDeformAttn(nn.Module):
         b, q, _ = query.shape
         n, lvl, p = self.num_heads, self.num_levels, self.num_points
         value = self.value_proj(value).view(b, value.shape[1], n, -1)
-        offsets = self.sampling_offsets(query).view(b, q, n, lvl, p, 2)
+        # Offsets are in pixels of their level; normalising them by its (W, H) is a
+        # scale of each output of sampling_offsets, applied to its weight and bias:
+        # the same function without a broadcast division of the (B, Q, N, L, P, 2)
+        # offsets and its backward.
+        per_level = 1 / spatial_shapes.flip(-1).to(query.dtype)  # (L, 2) as (1/W, 1/H)
+        scale = per_level[None, :, None, :].expand(n, lvl, p, 2).reshape(-1)
+        offsets = F.linear(query, self.sampling_offsets.weight * scale[:, None],
+                           self.sampling_offsets.bias * scale).view(b, q, n, lvl, p, 2)
         weights = self.attention_weights(query).view(b, q, n, lvl * p).softmax(-1)
-        wh = spatial_shapes.flip(-1).to(offsets.dtype)  # (L, 2) as (W, H)
-        locations = reference_points[:, :, None, :, None, :] + offsets / wh[:, None, :]
+        locations = reference_points[:, :, None, :, None, :] + offsets
         out = multi_scale_deformable_attention(value, spatial_shapes, level_start_index,
                                                locations, weights.view(b, q, n, lvl, p),
                                                self.im2col_step)
