@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from m2f_mm.ops import multi_scale_deformable_attention
+from .short_softmax import short_softmax
 
 __all__ = ['MSDeformAttn']
 
@@ -89,7 +90,7 @@ class MSDeformAttn(nn.Module):
         scale = per_level[None, :, None, :].expand(n, lvl, p, 2).reshape(-1)
         offsets = F.linear(query, self.sampling_offsets.weight * scale[:, None],
                            self.sampling_offsets.bias * scale).view(b, q, n, lvl, p, 2)
-        weights = self.attention_weights(query).view(b, q, n, lvl * p).softmax(-1)
+        weights = short_softmax(self.attention_weights(query).view(b, q, n, lvl * p))
         locations = reference_points[:, :, None, :, None, :] + offsets
         out = multi_scale_deformable_attention(value, spatial_shapes, level_start_index,
                                                locations, weights.view(b, q, n, lvl, p),
