@@ -53,3 +53,10 @@ def test_every_mask2former_component_is_ours(config_name, head_attr):
             assert cls.__module__.startswith('m2f_mm.'), f'{config_name}: {cls} is not ours'
             seen += 1
     assert seen >= 4  # head, pixel decoder, transformer decoder, matcher at least
+
+
+def test_frozen_backbone_norms_run_as_frozen_batch_norm():
+    from m2f_mm.models.layers.frozen_batch_norm import FrozenBatchNorm2d
+    model = _build('mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
+    norms = [m for m in model.backbone.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(norms) == 53 and all(type(m) is FrozenBatchNorm2d for m in norms)

@@ -1,0 +1,94 @@
+"""FrozenBatchNorm2d against nn.BatchNorm2d: the frozen case computes the same
+function and gradient without saving its input; every other case is BatchNorm's."""
+import copy
+
+import pytest
+import torch
+from mmengine.registry import DefaultScope, MODELS
+from torch import nn
+
+from m2f_mm.models.layers.frozen_batch_norm import FrozenBatchNorm2d, use_frozen_batch_norm
+
+
+def _batch_norm(channels=6, frozen=True):
+    gen = torch.Generator().manual_seed(0)
+    bn = nn.BatchNorm2d(channels).double()
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.randn(channels, generator=gen))
+        bn.running_var.copy_(torch.rand(channels, generator=gen) + 0.5)
+        bn.weight.copy_(torch.randn(channels, generator=gen))
+        bn.bias.copy_(torch.randn(channels, generator=gen))
+    if frozen:
+        bn.eval().requires_grad_(False)
+    return bn
+
+
+def _run(module, x, grad):
+    x = x.detach().requires_grad_()
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t.numel()) or t,
+                                                  lambda t: t):
+        out = module(x)
+    out.backward(grad)
+    return out, x.grad, saved
+
+
+def test_frozen_case_equals_batch_norm_and_saves_no_activation():
+    reference = _batch_norm()
+    ours = copy.deepcopy(reference)
+    assert use_frozen_batch_norm(ours) == 1 and type(ours) is FrozenBatchNorm2d
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    grad = torch.randn_like(x)
+    out, grad_x, saved = _run(ours, x, grad)
+    expected, expected_grad, expected_saved = _run(reference, x, grad)
+    torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+    torch.testing.assert_close(grad_x, expected_grad, atol=1e-12, rtol=0)
+    assert max(expected_saved) == x.numel()  # BatchNorm keeps its input
+    assert max(saved) == 6  # here only the per-channel scale
+
+
+@pytest.mark.parametrize('case', ['training', 'trainable affine', 'bfloat16 input'])
+def test_other_cases_are_batch_norms_forward(case):
+    reference = _batch_norm(frozen=case != 'trainable affine')
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    if case == 'training':
+        reference.train()
+    if case == 'trainable affine':
+        reference.eval()
+    if case == 'bfloat16 input':
+        reference.float()
+        x = x.bfloat16()
+    ours = copy.deepcopy(reference)
+    use_frozen_batch_norm(ours)
+    assert torch.equal(ours(x), reference(x))
+    # Training updated both layers' running statistics alike.
+    assert torch.equal(ours.running_mean, reference.running_mean)
+
+
+def test_mmdet_resnet_with_frozen_norms():
+    import mmdet.models  # noqa: F401
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        reference = MODELS.build(dict(type='ResNet', depth=18, norm_eval=True,
+                                      norm_cfg=dict(type='BN', requires_grad=False)))
+    reference.double().train()  # norm_eval puts the BatchNorms in eval mode
+    ours = copy.deepcopy(reference)
+    keys, params = list(ours.state_dict()), [id(p) for p in ours.parameters()]
+    assert use_frozen_batch_norm(ours) == sum(
+        isinstance(m, nn.BatchNorm2d) for m in reference.modules()) > 0
+    ours.train()
+    assert list(ours.state_dict()) == keys and [id(p) for p in ours.parameters()] == params
+    x = torch.randn(1, 3, 64, 64, dtype=torch.float64)
+    outs = [m(x.clone().requires_grad_()) for m in (ours, reference)]
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+    for m, out in zip((ours, reference), outs):
+        sum(o.sum() for o in out).backward()
+    for (name, a), b in zip(ours.named_parameters(), reference.parameters()):
+        if a.requires_grad:
+            torch.testing.assert_close(a.grad, b.grad, atol=1e-8, rtol=1e-10, msg=name)
+
+
+def test_sync_batch_norm_is_left_alone():
+    module = nn.Sequential(nn.SyncBatchNorm(4), nn.BatchNorm2d(4))
+    assert use_frozen_batch_norm(module) == 1
+    assert type(module[0]) is nn.SyncBatchNorm and type(module[1]) is FrozenBatchNorm2d
