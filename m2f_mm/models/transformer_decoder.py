@@ -75,7 +75,6 @@ class MaskedAttentionDecoder(BaseModule):
         if single_scale_level is not None and not 0 <= single_scale_level < num_feature_levels:
             raise ValueError(f'transformer_decoder.single_scale_level={single_scale_level} is '
                              f'not a level index: num_feature_levels={num_feature_levels}')
-        self.num_heads = num_heads
         self.num_layers = num_layers
         self.num_feature_levels = num_feature_levels
         self.masked_attention = masked_attention
@@ -193,8 +192,8 @@ class MaskedAttentionDecoder(BaseModule):
 
         Returns:
             cls_pred (B, Q, K + 1), mask_pred (B, Q, h, w) and attn_mask
-            (B * N, Q, h_l * w_l) bool, True where attention is blocked, or None
-            without masked attention.
+            (B, Q, h_l * w_l) bool, True where attention is blocked (for every
+            head), or None without masked attention.
         """
         decoded = self.decoder_norm(query)
         cls_pred = self.class_embed(decoded)
@@ -207,5 +206,4 @@ class MaskedAttentionDecoder(BaseModule):
             # A query whose mask is empty would attend to nothing (softmax of all -inf
             # is NaN): let it attend everywhere instead.
             blocked = blocked & ~blocked.all(dim=-1, keepdim=True)
-            attn_mask = blocked.repeat_interleave(self.num_heads, dim=0)
-        return cls_pred, mask_pred, attn_mask
+        return cls_pred, mask_pred, blocked

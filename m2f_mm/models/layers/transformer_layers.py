@@ -2,17 +2,18 @@
 
 Shape letters: B batch, Q queries (or tokens), S keys, C embed_dims, N heads.
 
-Each block is ``norm(x + dropout(f(x)))``. ``nn.MultiheadAttention`` with
-``need_weights=False`` dispatches to the fused scaled-dot-product kernel and
-falls back to the exact math path by itself, so that choice is made in one
-place (torch). The attention modules carry the reference checkpoints' names.
+Each block is ``norm(x + dropout(f(x)))``. The attentions keep
+``nn.MultiheadAttention`` modules, whose parameters carry the reference
+checkpoints' names, and run them through :func:`multi_head_attention`:
+``F.scaled_dot_product_attention`` picks the fused kernel or the exact math
+path by itself, so that choice is made in one place (torch).
 """
 from typing import Optional
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['CrossAttentionLayer', 'SelfAttentionLayer', 'FFNLayer', 'MLP']
+__all__ = ['multi_head_attention', 'CrossAttentionLayer', 'SelfAttentionLayer', 'FFNLayer', 'MLP']
 
 
 class _ResidualAttention(nn.Module):
@@ -32,15 +33,46 @@ class _ResidualAttention(nn.Module):
             x_pos: (B, Q, C) query position embedding.
             memory: (B, S, C) keys/values (S = Q for self-attention).
             memory_pos: (B, S, C) key position embedding.
-            attn_mask: (B * N, Q, S) bool, True where attention is blocked; None
-                attends everywhere.
+            attn_mask: (B, Q, S) bool, True where attention is blocked, shared by
+                the heads; None attends everywhere.
 
         Returns:
             (B, Q, C).
         """
-        out = attn(x + x_pos, memory + memory_pos, memory, attn_mask=attn_mask,
-                   need_weights=False)[0]
+        out = multi_head_attention(attn, x + x_pos, memory + memory_pos, memory, attn_mask)
         return self.norm(x + self.dropout(out))
+
+
+def multi_head_attention(attn: nn.MultiheadAttention, query: Tensor, key: Tensor, value: Tensor,
+                         blocked: Optional[Tensor] = None) -> Tensor:
+    """``attn(query, key, value, attn_mask=..., need_weights=False)[0]`` for a
+    batch-first module with packed projections, with one mask for all heads.
+
+    ``nn.MultiheadAttention`` takes a (B * N, Q, S) mask and expands it to a
+    float mask of that size, which the attention's backward keeps: 26 MB a
+    layer at the 1/8 level of two 512 x 512 images. A (B, 1, Q, S) mask
+    broadcast over the heads is N times smaller.
+
+    Args:
+        attn: The module (its projections, heads and dropout).
+        query: (B, Q, C).
+        key: (B, S, C).
+        value: (B, S, C).
+        blocked: (B, Q, S) bool, True where attention is blocked.
+
+    Returns:
+        (B, Q, C).
+    """
+    b, q, c = query.shape
+    n = attn.num_heads
+    weights = attn.in_proj_weight.chunk(3)
+    biases = attn.in_proj_bias.chunk(3) if attn.in_proj_bias is not None else (None,) * 3
+    q_h, k_h, v_h = (F.linear(t, w, bias).view(b, t.shape[1], n, c // n).transpose(1, 2)
+                     for t, w, bias in zip((query, key, value), weights, biases))
+    allowed = None if blocked is None else ~blocked[:, None]  # (B, 1, Q, S)
+    out = F.scaled_dot_product_attention(q_h, k_h, v_h, attn_mask=allowed,
+                                         dropout_p=attn.dropout if attn.training else 0.0)
+    return attn.out_proj(out.transpose(1, 2).reshape(b, q, c))
 
 
 class CrossAttentionLayer(_ResidualAttention):
