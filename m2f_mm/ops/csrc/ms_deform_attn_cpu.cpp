@@ -55,10 +55,11 @@ Geometry geometry(const at::Tensor& value, const at::Tensor& spatial_shapes,
   const auto shapes = spatial_shapes.to(at::kLong).contiguous();
   const auto starts = level_start_index.to(at::kLong).contiguous();
   const int64_t* s = shapes.data_ptr<int64_t>();
+  const int64_t* start = starts.data_ptr<int64_t>();
   for (int64_t l = 0; l < g.levels; ++l) {
     g.height.push_back(s[2 * l]);
     g.width.push_back(s[2 * l + 1]);
-    g.start.push_back(starts.data_ptr<int64_t>()[l]);
+    g.start.push_back(start[l]);
   }
   return g;
 }
@@ -89,6 +90,24 @@ bool avx2_supported() {
 #endif
 }
 
+// The kernels to run: the AVX2 copy where it was compiled, the CPU has it and
+// the caller allows it; else the baseline copy.
+template <typename scalar_t>
+auto forward_kernel_for(bool allow_avx2) {
+#ifdef M2F_MM_HAVE_AVX2_KERNELS
+  if (allow_avx2 && avx2_supported()) return avx2::forward_kernel<scalar_t>;
+#endif
+  return baseline::forward_kernel<scalar_t>;
+}
+
+template <typename scalar_t>
+auto backward_kernel_for(bool allow_avx2) {
+#ifdef M2F_MM_HAVE_AVX2_KERNELS
+  if (allow_avx2 && avx2_supported()) return avx2::backward_kernel<scalar_t>;
+#endif
+  return baseline::backward_kernel<scalar_t>;
+}
+
 void check_inputs(const std::vector<at::Tensor>& tensors) {
   for (const auto& t : tensors) {
     TORCH_CHECK(t.device().is_cpu(), "m2f_mm ms_deform_attn_cpu: tensors must be on the CPU");
@@ -110,9 +129,7 @@ at::Tensor ms_deform_attn_forward(const at::Tensor& value, const at::Tensor& spa
                               attention_weights);
   auto out = at::empty({g.batch, g.queries, g.heads * g.channels}, value.options());
   AT_DISPATCH_FLOATING_TYPES(value.scalar_type(), "ms_deform_attn_forward_cpu", [&] {
-    const auto kernel = allow_avx2 && avx2_supported() ? avx2::forward_kernel<scalar_t>
-                                   : baseline::forward_kernel<scalar_t>;
-    kernel(g, value.data_ptr<scalar_t>(), sampling_locations.data_ptr<scalar_t>(),
+    forward_kernel_for<scalar_t>(allow_avx2)(g, value.data_ptr<scalar_t>(), sampling_locations.data_ptr<scalar_t>(),
            attention_weights.data_ptr<scalar_t>(), out.data_ptr<scalar_t>());
   });
   return out;
@@ -135,9 +152,7 @@ std::vector<at::Tensor> ms_deform_attn_backward(const at::Tensor& value,
   auto grad_loc = at::empty_like(sampling_locations);
   auto grad_attn = at::empty_like(attention_weights);
   AT_DISPATCH_FLOATING_TYPES(value.scalar_type(), "ms_deform_attn_backward_cpu", [&] {
-    const auto kernel = allow_avx2 && avx2_supported() ? avx2::backward_kernel<scalar_t>
-                                   : baseline::backward_kernel<scalar_t>;
-    kernel(g, value.data_ptr<scalar_t>(), sampling_locations.data_ptr<scalar_t>(),
+    backward_kernel_for<scalar_t>(allow_avx2)(g, value.data_ptr<scalar_t>(), sampling_locations.data_ptr<scalar_t>(),
            attention_weights.data_ptr<scalar_t>(), grad_output.data_ptr<scalar_t>(),
            grad_value.data_ptr<scalar_t>(), grad_loc.data_ptr<scalar_t>(),
            grad_attn.data_ptr<scalar_t>());
