@@ -24,6 +24,7 @@ from torch import Tensor  # noqa: E402
 
 from m2f_mm.models.inference import Mask2FormerInference, resize_mask_logits  # noqa: E402
 from m2f_mm.models.layers.frozen_batch_norm import use_frozen_batch_norm  # noqa: E402
+from m2f_mm.models.layers.pointwise_conv import use_pointwise_conv  # noqa: E402
 from m2f_mm.models.mask2former_head import Mask2FormerHead  # noqa: E402
 from m2f_mm.models.targets import masks_from_label_map  # noqa: E402
 from m2f_mm.registry import MODELS, qualify_plugin_type  # noqa: E402
@@ -186,7 +187,8 @@ class Mask2FormerFusionHead(BaseModule):
 class Mask2FormerDetector(MMDetMask2Former):
     """mmdet's Mask2Former detector that also emits semantic results, and whose
     backbone's frozen BatchNorm layers run as
-    :class:`~m2f_mm.models.layers.frozen_batch_norm.FrozenBatchNorm2d`.
+    :class:`~m2f_mm.models.layers.frozen_batch_norm.FrozenBatchNorm2d` and
+    its convolutions as :class:`~m2f_mm.models.layers.pointwise_conv.Conv2d`.
 
     Bare ``type`` names of ``panoptic_head`` and ``panoptic_fusion_head``
     resolve to m2f_mm's classes first (mmdet has classes of the same names).
@@ -202,9 +204,11 @@ class Mask2FormerDetector(MMDetMask2Former):
                                 f'with model.panoptic_head.{key}={heads[0][key]}; set it '
                                 'once, in panoptic_head')
         super().__init__(*args, panoptic_head=heads[0], panoptic_fusion_head=heads[1], **kwargs)
-        # Frozen BatchNorm (the R50 configs) then saves no activations; any other
-        # BatchNorm computes exactly as before.
+        # Frozen BatchNorm (the R50 configs) then saves no activations, and 1x1
+        # convolutions run as matrix products on CPU; any other BatchNorm or
+        # convolution computes exactly as before.
         use_frozen_batch_norm(self.backbone)
+        use_pointwise_conv(self.backbone)
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: List[DetDataSample],
                 rescale: bool = True) -> List[DetDataSample]:

@@ -60,3 +60,10 @@ def test_frozen_backbone_norms_run_as_frozen_batch_norm():
     model = _build('mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
     norms = [m for m in model.backbone.modules() if isinstance(m, nn.BatchNorm2d)]
     assert len(norms) == 53 and all(type(m) is FrozenBatchNorm2d for m in norms)
+
+
+def test_backbone_convolutions_run_as_pointwise_conv():
+    from m2f_mm.models.layers.pointwise_conv import Conv2d
+    model = _build('mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
+    convs = [m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 53 and all(type(m) is Conv2d for m in convs)

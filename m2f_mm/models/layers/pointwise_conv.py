@@ -1,35 +1,57 @@
-"""A Conv2d whose 1x1 kernels run as a batched matrix product.
+"""A Conv2d whose 1x1 kernels run as a batched matrix product on CPU.
 
-Shape letters: B batch, C in channels, O out channels, H x W map size.
+Shape letters: B batch, C in channels, O out channels, H x W map size,
+s the stride.
 
-oneDNN, which runs PyTorch's CPU convolutions, takes about twice as long for a
+oneDNN, which runs PyTorch's CPU convolutions, takes up to twice as long for a
 1x1 convolution (forward and backward) as for the same product through
-``bmm``, at the pixel decoder's stride-4 sizes (``tools/analysis_tools/
-benchmark.py`` profiles it). The product is the convolution's own formula,
-so results agree up to summation order; other kernels are left to the
-convolution.
+``bmm``, at the pixel decoder's and ResNet's stride-4 and stride-8 sizes
+(``tools/analysis_tools/benchmark.py`` profiles it). The product is the
+convolution's own formula, so results agree up to summation order. Other
+kernels, and every kernel on other devices (cuDNN has no such gap), are left
+to the convolution.
 """
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ['Conv2d']
+__all__ = ['Conv2d', 'use_pointwise_conv']
 
 
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters and checkpoint keys) computing 1x1,
-    stride-1, unpadded, ungrouped kernels as ``bmm``."""
+    unpadded, ungrouped kernels on CPU as ``bmm``."""
 
     def _conv_forward(self, x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
-        """x (B, C, H, W), weight (O, C, 1, 1), bias (O,) -> (B, O, H, W)."""
-        pointwise = (self.kernel_size == (1, 1) and self.stride == (1, 1) and self.groups == 1
-                     and self.padding in ((0, 0), 'valid') and x.dim() == 4)
+        """x (B, C, H, W), weight (O, C, 1, 1), bias (O,) -> (B, O, H/s, W/s)."""
+        pointwise = (self.kernel_size == (1, 1) and self.groups == 1 and x.dim() == 4
+                     and self.padding in ((0, 0), 'valid') and x.device.type == 'cpu')
         if not pointwise:
             return super()._conv_forward(x, weight, bias)
+        if self.stride != (1, 1):
+            # An unpadded 1x1 kernel reads only every s-th pixel.
+            x = x[:, :, ::self.stride[0], ::self.stride[1]]
         b, c, h, w = x.shape
         flat = x.reshape(b, c, h * w)
         weight = weight.view(1, -1, c).expand(b, -1, -1)  # (B, O, C)
         out = (torch.bmm(weight, flat) if bias is None
                else torch.baddbmm(bias.view(1, -1, 1), weight, flat))
         return out.view(b, -1, h, w)
+
+
+def use_pointwise_conv(module: nn.Module) -> int:
+    """Make every plain ``nn.Conv2d`` inside ``module`` a :class:`Conv2d`, in
+    place (same objects and parameters; subclasses such as mmcv's
+    deformable convolutions are left alone).
+
+    Returns:
+        The number of layers changed.
+    """
+    changed = 0
+    for m in module.modules():
+        if type(m) is nn.Conv2d:
+            # The subclass adds no state, so the layer keeps everything it holds.
+            m.__class__ = Conv2d
+            changed += 1
+    return changed
