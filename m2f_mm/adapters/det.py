@@ -7,6 +7,7 @@ mmdet's ``MaskFormer.add_pred_to_datasample`` asserts semantic results away,
 so :class:`Mask2FormerDetector` overrides it; everything else is mmdet's.
 """
 import dataclasses
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from m2f_mm.utils.hosts import require_hosts
@@ -154,9 +155,10 @@ class Mask2FormerFusionHead(BaseModule):
         for cls_logits, mask_logits, ds in zip(mask_cls_results, mask_pred_results,
                                                batch_data_samples):
             meta = ds.metainfo
-            masks = resize_mask_logits(mask_logits, meta['batch_input_shape'], meta['img_shape'],
-                                       meta['ori_shape'] if rescale else None)
-            outputs = self.inference(cls_logits, masks)
+            resize = partial(resize_mask_logits, pad_size=meta['batch_input_shape'],
+                             img_size=meta['img_shape'],
+                             ori_size=meta['ori_shape'] if rescale else None)
+            outputs = self.inference(cls_logits, mask_logits, resize)
             result = {}
             if 'panoptic' in outputs:
                 result['pan_results'] = self._to_mmdet_panoptic(*outputs['panoptic'])

@@ -1,20 +1,33 @@
 """Mask2Former inference: semantic, panoptic and instance results from one prediction.
 
 Shape letters: Q queries, K classes (K + 1 logits, the last is "no object"),
-h x w predicted mask size, H x W output size, D detections.
+h x w predicted mask size, H x W output size, P picked queries, D detections.
+
+Each result first picks its queries from the class logits alone, then reads
+their masks; :class:`Mask2FormerInference` brings to output size only the
+masks that some enabled result reads.
 
 Host-independent: results are plain tensors and dicts; the mmdet and mmseg
 adapters turn them into their data samples.
 """
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['resize_mask_logits', 'semantic_inference', 'panoptic_inference',
-           'instance_inference', 'Mask2FormerInference']
+__all__ = ['resize_mask_logits', 'semantic_inference', 'Picked', 'panoptic_queries',
+           'panoptic_segments', 'panoptic_inference', 'instance_queries',
+           'instance_detections', 'instance_inference', 'Mask2FormerInference']
+
+
+class Picked(NamedTuple):
+    """Queries a result reads, with the class and score it gives each (all (P,))."""
+
+    queries: Tensor
+    labels: Tensor
+    scores: Tensor
 
 
 def resize_mask_logits(mask_logits: Tensor, pad_size: Sequence[int],
@@ -37,6 +50,9 @@ def resize_mask_logits(mask_logits: Tensor, pad_size: Sequence[int],
     Returns:
         (Q, H, W) mask logits at ``ori_size``, else ``img_size``, else ``pad_size``.
     """
+    if mask_logits.shape[0] == 0:  # interpolate rejects empty inputs
+        out_size = ori_size if ori_size is not None else img_size if img_size is not None else pad_size
+        return mask_logits.new_zeros((0, *out_size[:2]))
     masks = F.interpolate(mask_logits[None], size=tuple(pad_size[:2]), mode='bilinear',
                           align_corners=False)
     if img_size is not None:
@@ -61,32 +77,39 @@ def semantic_inference(cls_logits: Tensor, mask_logits: Tensor) -> Tensor:
     return torch.einsum('qc,qhw->chw', probs, mask_logits.sigmoid())
 
 
-def panoptic_inference(cls_logits: Tensor, mask_logits: Tensor, num_things: int,
-                       object_mask_threshold: float,
-                       overlap_threshold: float) -> Tuple[Tensor, List[dict]]:
-    """Non-overlapping panoptic segments from confident queries.
-
-    Queries predicting "no object" or scoring <= ``object_mask_threshold`` are
-    dropped. Each pixel goes to the kept query maximising score x mask
-    probability; a query's segment is those pixels where its own mask
-    probability is >= 0.5. A segment keeping less than ``overlap_threshold``
-    of the query's own mask is dropped, and stuff segments of one class merge.
+def panoptic_queries(cls_logits: Tensor, object_mask_threshold: float) -> Picked:
+    """The queries a panoptic result reads: those not predicting "no object"
+    whose class score exceeds ``object_mask_threshold``.
 
     Args:
         cls_logits: (Q, K + 1).
-        mask_logits: (Q, H, W).
-        num_things: Classes ``[0, num_things)`` are things, the rest stuff.
         object_mask_threshold: Minimum class score of a kept query.
+    """
+    scores, labels = cls_logits.softmax(-1).max(-1)
+    keep = (labels != cls_logits.shape[-1] - 1) & (scores > object_mask_threshold)
+    return Picked(keep.nonzero()[:, 0], labels[keep], scores[keep])
+
+
+def panoptic_segments(picked: Picked, mask_logits: Tensor, num_things: int,
+                      overlap_threshold: float) -> Tuple[Tensor, List[dict]]:
+    """Non-overlapping panoptic segments of the picked queries.
+
+    Each pixel goes to the query maximising score x mask probability; a
+    query's segment is those pixels where its own mask probability is >= 0.5.
+    A segment keeping less than ``overlap_threshold`` of the query's own mask
+    is dropped, and stuff segments of one class merge.
+
+    Args:
+        picked: P queries from :func:`panoptic_queries`.
+        mask_logits: (P, H, W) their mask logits.
+        num_things: Classes ``[0, num_things)`` are things, the rest stuff.
         overlap_threshold: Minimum kept fraction of a query's mask.
 
     Returns:
         segment_map (H, W) int64 with 0 for void and segment ids from 1, and
         one dict per segment: ``id``, ``label``, ``isthing``, ``score``.
     """
-    num_classes = cls_logits.shape[-1] - 1
-    scores, labels = cls_logits.softmax(-1).max(-1)
-    keep = (labels != num_classes) & (scores > object_mask_threshold)
-    scores, labels, mask_probs = scores[keep], labels[keep], mask_logits[keep].sigmoid()
+    scores, labels, mask_probs = picked.scores, picked.labels, mask_logits.sigmoid()
     segment_map = torch.zeros(mask_logits.shape[-2:], dtype=torch.long, device=mask_logits.device)
     segments: List[dict] = []
     if labels.numel() == 0:
@@ -115,21 +138,29 @@ def panoptic_inference(cls_logits: Tensor, mask_logits: Tensor, num_things: int,
     return segment_map, segments
 
 
-def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: int,
-                       num_things: Optional[int] = None) -> Dict[str, Tensor]:
-    """Top-scoring (query, class) pairs as instance detections.
+def panoptic_inference(cls_logits: Tensor, mask_logits: Tensor, num_things: int,
+                       object_mask_threshold: float,
+                       overlap_threshold: float) -> Tuple[Tensor, List[dict]]:
+    """:func:`panoptic_segments` of the :func:`panoptic_queries`.
 
     Args:
         cls_logits: (Q, K + 1).
         mask_logits: (Q, H, W).
-        max_per_image: Detections kept before the things filter.
+        num_things, object_mask_threshold, overlap_threshold: As there.
+    """
+    picked = panoptic_queries(cls_logits, object_mask_threshold)
+    return panoptic_segments(picked, mask_logits[picked.queries], num_things, overlap_threshold)
+
+
+def instance_queries(cls_logits: Tensor, max_per_image: int,
+                     num_things: Optional[int] = None) -> Picked:
+    """The top-scoring (query, class) pairs, a query possibly more than once.
+
+    Args:
+        cls_logits: (Q, K + 1).
+        max_per_image: Pairs kept before the things filter.
         num_things: When set, only classes ``[0, num_things)`` are kept (a
             panoptic-trained model's stuff classes are not instances).
-
-    Returns:
-        ``labels`` (D,) long, ``scores`` (D,) (class probability x mean mask
-        probability inside the binary mask) and ``masks`` (D, H, W) bool,
-        sorted by decreasing score.
     """
     num_classes = cls_logits.shape[-1] - 1
     probs = cls_logits.softmax(-1)[:, :-1].flatten()
@@ -139,12 +170,40 @@ def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: i
     if num_things is not None:
         is_thing = labels < num_things
         top_scores, labels, queries = top_scores[is_thing], labels[is_thing], queries[is_thing]
-    logits = mask_logits[queries]
-    masks = logits > 0
-    mask_scores = (logits.sigmoid() * masks).flatten(1).sum(1) / (masks.flatten(1).sum(1) + 1e-6)
-    scores = top_scores * mask_scores
+    return Picked(queries, labels, top_scores)
+
+
+def instance_detections(picked: Picked, mask_logits: Tensor) -> Dict[str, Tensor]:
+    """Instance detections of the picked pairs.
+
+    Args:
+        picked: D pairs from :func:`instance_queries`.
+        mask_logits: (D, H, W) the mask logits of their queries.
+
+    Returns:
+        ``labels`` (D,) long, ``scores`` (D,) (class probability x mean mask
+        probability inside the binary mask) and ``masks`` (D, H, W) bool,
+        sorted by decreasing score.
+    """
+    masks = mask_logits > 0
+    mask_scores = ((mask_logits.sigmoid() * masks).flatten(1).sum(1)
+                   / (masks.flatten(1).sum(1) + 1e-6))
+    scores = picked.scores * mask_scores
     order = scores.argsort(descending=True)
-    return dict(labels=labels[order], scores=scores[order], masks=masks[order])
+    return dict(labels=picked.labels[order], scores=scores[order], masks=masks[order])
+
+
+def instance_inference(cls_logits: Tensor, mask_logits: Tensor, max_per_image: int,
+                       num_things: Optional[int] = None) -> Dict[str, Tensor]:
+    """:func:`instance_detections` of the :func:`instance_queries`.
+
+    Args:
+        cls_logits: (Q, K + 1).
+        mask_logits: (Q, H, W).
+        max_per_image, num_things: As there.
+    """
+    picked = instance_queries(cls_logits, max_per_image, num_things)
+    return instance_detections(picked, mask_logits[picked.queries])
 
 
 @dataclass
@@ -181,27 +240,44 @@ class Mask2FormerInference:
             raise ValueError('Mask2FormerInference: set at least one of semantic_on, '
                              'panoptic_on, instance_on')
 
-    def __call__(self, cls_logits: Tensor, mask_logits: Tensor) -> dict:
+    def __call__(self, cls_logits: Tensor, mask_logits: Tensor,
+                 resize: Optional[Callable[[Tensor], Tensor]] = None) -> dict:
         """Run the enabled inferences on one image.
 
         Args:
             cls_logits: (Q, K + 1).
-            mask_logits: (Q, H, W), already at output resolution.
+            mask_logits: (Q, h, w).
+            resize: Brings (n, h, w) mask logits to output size (H, W); by
+                default they already are. Only the masks of queries that an
+                enabled result reads are resized (all of them for semantic).
 
         Returns:
             Any of ``semantic`` ((K, H, W) scores), ``panoptic``
             ((segment_map, segments)) and ``instance`` (dict of tensors).
         """
-        results = {}
-        if self.semantic_on:
-            results['semantic'] = semantic_inference(cls_logits, mask_logits)
+        picks = {}
         if self.panoptic_on:
-            results['panoptic'] = panoptic_inference(
-                cls_logits, mask_logits, self.num_things_classes, self.object_mask_threshold,
-                self.overlap_threshold)
+            picks['panoptic'] = panoptic_queries(cls_logits, self.object_mask_threshold)
         if self.instance_on:
             # Stuff classes are not instances when the model was trained panoptic.
             things = self.num_things_classes if self.num_things_classes < self.num_classes else None
-            results['instance'] = instance_inference(cls_logits, mask_logits,
-                                                     self.max_per_image, things)
+            picks['instance'] = instance_queries(cls_logits, self.max_per_image, things)
+        resize = resize or (lambda masks: masks)
+        results = {}
+        if self.semantic_on:
+            masks = resize(mask_logits)
+            results['semantic'] = semantic_inference(cls_logits, masks)
+            rows = {name: picked.queries for name, picked in picks.items()}
+        else:
+            needed = torch.unique(torch.cat([p.queries for p in picks.values()]))  # sorted
+            masks = resize(mask_logits[needed])
+            rows = {name: torch.searchsorted(needed, picked.queries)
+                    for name, picked in picks.items()}
+        if self.panoptic_on:
+            results['panoptic'] = panoptic_segments(
+                picks['panoptic'], masks[rows['panoptic']], self.num_things_classes,
+                self.overlap_threshold)
+        if self.instance_on:
+            results['instance'] = instance_detections(picks['instance'],
+                                                      masks[rows['instance']])
         return results

@@ -130,3 +130,48 @@ def test_all_three_from_one_call():
     assert (out['instance']['labels'] < 2).all()
     with pytest.raises(ValueError, match='at least one'):
         Mask2FormerInference(num_classes=4, panoptic_on=False)
+
+
+@pytest.mark.parametrize('semantic_on,panoptic_on,instance_on',
+                         [(False, True, False), (False, False, True), (False, True, True),
+                          (True, True, True)])
+def test_only_read_masks_are_resized(semantic_on, panoptic_on, instance_on):
+    torch.manual_seed(0)
+    num_queries, size = 12, (9, 7)
+    cls_logits = torch.randn(num_queries, 6)
+    cls_logits[:4, 0] = 10.0  # confident things, then a stuff query
+    cls_logits[4, 3] = 10.0
+    mask_logits = torch.randn(num_queries, 5, 3)
+    mask_logits[:5] = -10.0
+    for q in range(5):  # each confident query owns one row
+        mask_logits[q, q] = 10.0
+    infer = Mask2FormerInference(num_classes=5, num_things_classes=2, semantic_on=semantic_on,
+                                 panoptic_on=panoptic_on, instance_on=instance_on,
+                                 max_per_image=6)
+    resized_rows = []
+
+    def resize(masks):
+        resized_rows.append(masks.shape[0])
+        return resize_mask_logits(masks, size)
+
+    out = infer(cls_logits, mask_logits, resize)
+    expected = infer(cls_logits, resize_mask_logits(mask_logits, size))
+    assert set(out) == set(expected)
+    if panoptic_on:
+        assert out['panoptic'][1] == expected['panoptic'][1] and len(out['panoptic'][1]) > 0
+        assert torch.equal(out['panoptic'][0], expected['panoptic'][0])
+    if instance_on:
+        for key in ('labels', 'scores', 'masks'):
+            assert torch.equal(out['instance'][key], expected['instance'][key])
+    if semantic_on:
+        assert torch.equal(out['semantic'], expected['semantic'])
+    # One resize, of the picked queries only unless semantic reads them all.
+    assert len(resized_rows) == 1
+    assert (resized_rows[0] == num_queries) == semantic_on
+
+
+def test_nothing_picked_resizes_nothing():
+    infer = Mask2FormerInference(num_classes=4)
+    segment_map, segments = infer(torch.zeros(3, 5), torch.zeros(3, 4, 4),
+                                  lambda m: resize_mask_logits(m, (8, 8), (6, 6), (12, 10)))['panoptic']
+    assert segments == [] and segment_map.shape == (12, 10) and (segment_map == 0).all()
