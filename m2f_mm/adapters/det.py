@@ -25,6 +25,7 @@ from torch import Tensor  # noqa: E402
 
 from m2f_mm.models.inference import Mask2FormerInference, resize_mask_logits  # noqa: E402
 from m2f_mm.models.layers.frozen_batch_norm import use_frozen_batch_norm  # noqa: E402
+from m2f_mm.models.layers.max_pool import use_channels_last_max_pool  # noqa: E402
 from m2f_mm.models.layers.pointwise_conv import use_pointwise_conv  # noqa: E402
 from m2f_mm.models.mask2former_head import Mask2FormerHead  # noqa: E402
 from m2f_mm.models.targets import masks_from_label_map  # noqa: E402
@@ -85,8 +86,7 @@ class Mask2FormerDetHead(Mask2FormerHead):
                 batch_data_samples: List[DetDataSample]) -> Tuple[Tensor, Tensor]:
         """Final class logits (B, Q, K + 1) and mask logits (B, Q, H/4, W/4); the
         fusion head brings the masks to image pixels."""
-        cls_preds, mask_preds = self(x)
-        return cls_preds[-1], mask_preds[-1]
+        return self.final_prediction(x)
 
     def _targets(self, data_sample: DetDataSample) -> Dict[str, Tensor]:
         instances = data_sample.gt_instances
@@ -189,8 +189,9 @@ class Mask2FormerFusionHead(BaseModule):
 class Mask2FormerDetector(MMDetMask2Former):
     """mmdet's Mask2Former detector that also emits semantic results, and whose
     backbone's frozen BatchNorm layers run as
-    :class:`~m2f_mm.models.layers.frozen_batch_norm.FrozenBatchNorm2d` and
-    its convolutions as :class:`~m2f_mm.models.layers.pointwise_conv.Conv2d`.
+    :class:`~m2f_mm.models.layers.frozen_batch_norm.FrozenBatchNorm2d`, its
+    convolutions as :class:`~m2f_mm.models.layers.pointwise_conv.Conv2d` and
+    its max-pools as :class:`~m2f_mm.models.layers.max_pool.MaxPool2d`.
 
     Bare ``type`` names of ``panoptic_head`` and ``panoptic_fusion_head``
     resolve to m2f_mm's classes first (mmdet has classes of the same names).
@@ -206,11 +207,12 @@ class Mask2FormerDetector(MMDetMask2Former):
                                 f'with model.panoptic_head.{key}={heads[0][key]}; set it '
                                 'once, in panoptic_head')
         super().__init__(*args, panoptic_head=heads[0], panoptic_fusion_head=heads[1], **kwargs)
-        # Frozen BatchNorm (the R50 configs) then saves no activations, and 1x1
-        # convolutions run as matrix products on CPU; any other BatchNorm or
-        # convolution computes exactly as before.
-        use_frozen_batch_norm(self.backbone)
-        use_pointwise_conv(self.backbone)
+        # Frozen BatchNorm (the R50 configs) then saves no activations, 1x1
+        # convolutions run as matrix products on CPU and inference max-pools
+        # channels-last; any other layer computes exactly as before.
+        for use_faster_layers in (use_frozen_batch_norm, use_pointwise_conv,
+                                  use_channels_last_max_pool):
+            use_faster_layers(self.backbone)
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: List[DetDataSample],
                 rescale: bool = True) -> List[DetDataSample]:

@@ -76,8 +76,7 @@ class Mask2FormerDecodeHead(Mask2FormerHead):
         The scores are class probability x mask probability summed over the
         queries (non-negative, not logits), as the reference's semantic output.
         """
-        cls_preds, mask_preds = self(inputs)
-        return self.scores_from_logits(cls_preds[-1], mask_preds[-1], batch_img_metas, test_cfg)
+        return self.scores_from_logits(*self.final_prediction(inputs), batch_img_metas, test_cfg)
 
     def scores_from_logits(self, cls_logits: Tensor, mask_logits: Tensor,
                            batch_img_metas: List[dict],

@@ -55,8 +55,7 @@ class LogitsNetwork(nn.Module):
         self.head = mask_head(model)
 
     def forward(self, inputs: Tensor) -> Tuple[Tensor, Tensor]:
-        cls_preds, mask_preds = self.head(self.model.extract_feat(inputs))
-        return cls_preds[-1], mask_preds[-1]
+        return self.head.final_prediction(self.model.extract_feat(inputs))
 
 
 def export_onnx(model: nn.Module, inputs: Tensor, path: str) -> None:

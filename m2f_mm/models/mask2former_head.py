@@ -80,6 +80,19 @@ class Mask2FormerHead(BaseModule):
         """
         return self.predictor(*self.pixel_decoder(feats))
 
+    def final_prediction(self, feats: Sequence[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Predict the final stage alone, as inference needs it.
+
+        Args:
+            feats: Backbone maps (B, C_i, H_i, W_i), increasing stride.
+
+        Returns:
+            Class logits (B, Q, K + 1) and mask logits (B, Q, h, w) of the last stage.
+        """
+        (cls_logits,), (mask_logits,) = self.predictor(*self.pixel_decoder(feats),
+                                                       final_only=True)
+        return cls_logits, mask_logits
+
     def loss_by_targets(self, feats: Sequence[Tensor],
                         targets: List[Dict[str, Tensor]]) -> Dict[str, Tensor]:
         """Forward and compute the deep-supervision losses.

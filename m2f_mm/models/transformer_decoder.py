@@ -4,7 +4,7 @@ Shape letters: B batch, Q queries, C embed_dims, E mask_channels, K classes
 (K + 1 logits, the last is "no object"), N attention heads, L feature levels,
 h_l x w_l size of level l, h x w size of the per-pixel embedding (1/4 input).
 """
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
@@ -122,19 +122,25 @@ class MaskedAttentionDecoder(BaseModule):
             return self.single_scale_level
         return i % self.num_feature_levels
 
-    def forward(self, mask_features: Tensor,
-                multi_scale_features: List[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
+    def forward(self, mask_features: Tensor, multi_scale_features: List[Tensor],
+                final_only: bool = False) -> Tuple[List[Tensor], List[Tensor]]:
         """Decode queries against the multi-scale features (the pixel decoder's
         outputs, in its order).
 
         Args:
             mask_features: (B, E, h, w) per-pixel embedding.
             multi_scale_features: L maps (B, C_in, h_l, w_l), lowest resolution first.
+            final_only: Predict the last stage alone (inference). The earlier
+                stages then only steer the masked attention, at the attended
+                level's size: resizing is linear, so their masks at that size
+                are products with the per-pixel embedding resized once per
+                level, instead of full-size products resized per stage.
 
         Returns:
             Class logits (B, Q, K + 1) and mask logits (B, Q, h, w) of every
             prediction, in order: ``num_layers + 1`` of each with
-            ``initial_prediction`` (the one from X0 first), else ``num_layers``.
+            ``initial_prediction`` (the one from X0 first), else ``num_layers``;
+            with ``final_only``, the last one alone.
         """
         if len(multi_scale_features) != self.num_feature_levels:
             raise ValueError(f'MaskedAttentionDecoder expects {self.num_feature_levels} '
@@ -155,11 +161,26 @@ class MaskedAttentionDecoder(BaseModule):
                  if self.query_feat is not None else torch.zeros_like(query_pos))
 
         mask_features = shared_features(mask_features)  # read by every stage
+        resized_features: Dict[Tuple[int, int], Tensor] = {}
+
+        def predict(stage: int, query: Tensor) -> Tuple[Optional[Tensor], Optional[Tensor],
+                                                         Optional[Tensor]]:
+            """Stage ``stage``'s prediction (stage 0 reads X0) and the next layer's mask."""
+            last = stage == self.num_layers
+            attn_size = None if last else tuple(sizes[self.level_of_layer(stage)])
+            if not final_only or last:
+                return self._predict(query, mask_features, attn_size)
+            if not self.masked_attention:
+                return None, None, None
+            if attn_size not in resized_features:
+                with torch.no_grad():
+                    resized_features[attn_size] = bilinear_downsample(mask_features, attn_size)
+            return None, None, self._predict_attention_mask(query, resized_features[attn_size])
+
         cls_preds, mask_preds, attn_mask = [], [], None
         if self.initial_prediction or self.masked_attention:
-            cls_pred, mask_pred, attn_mask = self._predict(query, mask_features,
-                                                           sizes[self.level_of_layer(0)])
-            if self.initial_prediction:
+            cls_pred, mask_pred, attn_mask = predict(0, query)
+            if self.initial_prediction and cls_pred is not None:
                 cls_preds.append(cls_pred)
                 mask_preds.append(mask_pred)
         for i in range(self.num_layers):
@@ -175,35 +196,54 @@ class MaskedAttentionDecoder(BaseModule):
                 query = cross_attention(query, query_pos, memories[level], memory_pos[level],
                                         attn_mask)
             query = self.transformer_ffn_layers[i](query)
-            cls_pred, mask_pred, attn_mask = self._predict(
-                query, mask_features, sizes[self.level_of_layer(i + 1)])
-            cls_preds.append(cls_pred)
-            mask_preds.append(mask_pred)
+            cls_pred, mask_pred, attn_mask = predict(i + 1, query)
+            if cls_pred is not None:
+                cls_preds.append(cls_pred)
+                mask_preds.append(mask_pred)
         return cls_preds, mask_preds
 
-    def _predict(self, query: Tensor, mask_features: Tensor,
-                 attn_size: torch.Size) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    def _predict(self, query: Tensor, mask_features: Tensor, attn_size: Optional[Tuple[int, int]]
+                 ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """Shared prediction head plus the attention mask for the next layer.
 
         Args:
             query: (B, Q, C) decoder output.
             mask_features: (B, E, h, w).
-            attn_size: (h_l, w_l) of the level the next layer attends to.
+            attn_size: (h_l, w_l) of the level the next layer attends to;
+                None after the last layer.
 
         Returns:
             cls_pred (B, Q, K + 1), mask_pred (B, Q, h, w) and attn_mask
             (B, Q, h_l * w_l) bool, True where attention is blocked (for every
-            head), or None without masked attention.
+            head), or None without masked attention or a next layer.
         """
         decoded = self.decoder_norm(query)
         cls_pred = self.class_embed(decoded)
         mask_pred = mask_product(self.mask_embed(decoded), mask_features)
-        if not self.masked_attention:
+        if not self.masked_attention or attn_size is None:
             return cls_pred, mask_pred, None
         with torch.no_grad():
-            resized = bilinear_downsample(mask_pred, attn_size)
-            blocked = resized.flatten(2).sigmoid() < 0.5
-            # A query whose mask is empty would attend to nothing (softmax of all -inf
-            # is NaN): let it attend everywhere instead.
-            blocked = blocked & ~blocked.all(dim=-1, keepdim=True)
-        return cls_pred, mask_pred, blocked
+            return cls_pred, mask_pred, _blocked(bilinear_downsample(mask_pred, attn_size))
+
+    def _predict_attention_mask(self, query: Tensor, resized_features: Tensor) -> Tensor:
+        """The next layer's attention mask alone, from the per-pixel embedding
+        (B, E, h_l, w_l) already resized to the attended level's size.
+
+        Args:
+            query: (B, Q, C) decoder output.
+
+        Returns:
+            (B, Q, h_l * w_l) bool, as :meth:`_predict`'s.
+        """
+        with torch.no_grad():
+            embed = self.mask_embed(self.decoder_norm(query))
+            return _blocked(torch.einsum('bqe,behw->bqhw', embed, resized_features))
+
+
+def _blocked(mask_logits: Tensor) -> Tensor:
+    """(B, Q, h_l, w_l) mask logits -> (B, Q, h_l * w_l) bool, True where a query
+    may not attend: outside its predicted mask."""
+    blocked = mask_logits.flatten(2).sigmoid() < 0.5
+    # A query whose mask is empty would attend to nothing (softmax of all -inf
+    # is NaN): let it attend everywhere instead.
+    return blocked & ~blocked.all(dim=-1, keepdim=True)

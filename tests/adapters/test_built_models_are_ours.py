@@ -67,3 +67,10 @@ def test_backbone_convolutions_run_as_pointwise_conv():
     model = _build('mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
     convs = [m for m in model.backbone.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 53 and all(type(m) is Conv2d for m in convs)
+
+
+def test_backbone_max_pool_runs_as_channels_last_max_pool():
+    from m2f_mm.models.layers.max_pool import MaxPool2d
+    model = _build('mask2former_r50_8xb2-lsj-50e_coco-panoptic.py')
+    pools = [m for m in model.backbone.modules() if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 1 and type(pools[0]) is MaxPool2d

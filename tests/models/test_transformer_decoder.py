@@ -244,3 +244,31 @@ def test_maskformer_decoder_on_one_level_has_no_level_embedding():
     cls_preds, mask_preds = decoder(mask_features, feats[:1])
     assert len(cls_preds) == len(mask_preds) == 6
     assert mask_preds[-1].shape == (2, 6, 24, 32)
+
+
+@pytest.mark.parametrize('kwargs', [dict(), dict(initial_prediction=False),
+                                    dict(masked_attention=False),
+                                    dict(single_scale_level=2, num_feature_levels=3)])
+def test_final_only_equals_the_last_prediction(kwargs):
+    decoder = _decoder(**kwargs)
+    feats, mask_features = _inputs()
+    cls_preds, mask_preds = decoder(mask_features, feats)
+    (cls_final,), (mask_final,) = decoder(mask_features, feats, final_only=True)
+    torch.testing.assert_close(cls_final, cls_preds[-1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(mask_final, mask_preds[-1], rtol=0, atol=1e-5)
+
+
+def test_final_only_attention_masks_equal_resized_full_masks():
+    decoder = _decoder()
+    feats, mask_features = _inputs()
+    full, low_res = [], []
+    for masks, final_only in ((full, False), (low_res, True)):
+        hooks = [layer.register_forward_pre_hook(lambda m, args: masks.append(args[-1]))
+                 for layer in decoder.transformer_cross_attention_layers]
+        decoder(mask_features, feats, final_only=final_only)
+        for hook in hooks:
+            hook.remove()
+    assert len(full) == len(low_res) == 9
+    for a, b in zip(full, low_res):
+        assert a.shape == b.shape and a.any() and not a.all()
+        assert torch.equal(a, b)

@@ -19,17 +19,20 @@ __all__ = ['FrozenBatchNorm2d', 'use_frozen_batch_norm']
 
 class FrozenBatchNorm2d(nn.BatchNorm2d):
     """``nn.BatchNorm2d`` (same parameters, buffers and checkpoint keys) whose
-    forward is a fixed affine map when nothing can change it: evaluation mode
-    with running statistics, affine parameters (if any) without gradient, and
-    an input in the parameters' dtype. Otherwise it is ``nn.BatchNorm2d``'s
-    forward (training, fine-tuned affine, mixed precision)."""
+    forward is a fixed affine map that saves nothing when nothing can change
+    it: evaluation mode with running statistics, affine parameters (if any)
+    without gradient, and an input in the parameters' dtype that needs a
+    gradient. Otherwise it is ``nn.BatchNorm2d``'s forward (training,
+    fine-tuned affine, mixed precision, inference)."""
 
     def forward(self, x: Tensor) -> Tensor:
         """x (B, C, H, W) -> (B, C, H, W)."""
         frozen = (not self.training and self.running_var is not None and x.dim() == 4
                   and x.dtype == self.running_var.dtype
                   and not (self.affine and (self.weight.requires_grad or self.bias.requires_grad)))
-        if not frozen:
+        # Without a gradient nothing is saved either way, and batch_norm's
+        # evaluation kernel is several times faster than a broadcast addcmul.
+        if not (frozen and torch.is_grad_enabled() and x.requires_grad):
             return super().forward(x)
         with torch.no_grad():
             scale = (self.running_var + self.eps).rsqrt()
