@@ -41,15 +41,17 @@ def pairwise_mask_loss(logits: Tensor, targets: Tensor, kind: str) -> Tensor:
     """Mean per-point loss of every (query, target) pair: (Q, T), (M, T) -> (Q, M).
 
     The loss at a point is ``t * loss_if_fg + (1 - t) * loss_if_bg``, so the
-    mean over points of all pairs is two matrix products instead of a Q x M
-    loop. It equals :func:`mask_loss` for binary targets.
+    mean over points of all pairs is matrix products instead of a Q x M loop.
+    It equals :func:`mask_loss` for binary targets.
     """
-    loss_if_fg = F.softplus(-logits)  # -log(p)
     loss_if_bg = F.softplus(logits)  # -log(1 - p)
-    if kind == 'focal':
-        probs = logits.sigmoid()
-        loss_if_fg = FOCAL_ALPHA * (1 - probs) ** FOCAL_GAMMA * loss_if_fg
-        loss_if_bg = (1 - FOCAL_ALPHA) * probs ** FOCAL_GAMMA * loss_if_bg
+    if kind == 'bce':
+        # loss_if_fg = -log(p) = loss_if_bg - x, so the sum over points is
+        # sum(loss_if_bg) - x . t: one product.
+        return (loss_if_bg.sum(1)[:, None] - logits @ targets.T) / logits.shape[1]
+    probs = logits.sigmoid()
+    loss_if_fg = FOCAL_ALPHA * (1 - probs) ** FOCAL_GAMMA * F.softplus(-logits)
+    loss_if_bg = (1 - FOCAL_ALPHA) * probs ** FOCAL_GAMMA * loss_if_bg
     return (loss_if_fg @ targets.T + loss_if_bg @ (1 - targets).T) / logits.shape[1]
 
 

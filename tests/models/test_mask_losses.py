@@ -47,3 +47,13 @@ def test_pairwise_forms_equal_the_per_pair_losses_on_binary_targets(kind):
 def test_unknown_mask_loss_names_the_key():
     with pytest.raises(ValueError, match=r"criterion.mask_loss='l1' is not a mask loss"):
         check_mask_loss('l1', 'criterion.mask_loss')
+
+
+def test_pairwise_bce_with_fractional_targets():
+    # Point-sampled targets are fractional where a point falls between pixels.
+    g = torch.Generator().manual_seed(1)
+    logits = 3 * torch.randn(5, 40, generator=g, dtype=torch.float64)
+    targets = torch.rand(4, 40, generator=g, dtype=torch.float64)
+    expected = torch.stack([mask_loss(logits, t.expand_as(logits), 'bce').mean(1) for t in targets], 1)
+    torch.testing.assert_close(pairwise_mask_loss(logits, targets, 'bce'), expected,
+                               rtol=1e-12, atol=1e-12)
