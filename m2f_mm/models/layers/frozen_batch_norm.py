@@ -14,6 +14,8 @@ the BatchNorm backward's time.
 import torch
 from torch import Tensor, nn
 
+from .retype import retype_layers
+
 __all__ = ['FrozenBatchNorm2d', 'use_frozen_batch_norm']
 
 
@@ -53,10 +55,4 @@ def use_frozen_batch_norm(module: nn.Module) -> int:
     Returns:
         The number of layers changed.
     """
-    changed = 0
-    for m in module.modules():
-        if type(m) is nn.BatchNorm2d:
-            # The subclass adds no state, so the layer keeps everything it holds.
-            m.__class__ = FrozenBatchNorm2d
-            changed += 1
-    return changed
+    return retype_layers(module, nn.BatchNorm2d, FrozenBatchNorm2d)

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .retype import retype_layers
+
 __all__ = ['MaxPool2d', 'use_channels_last_max_pool']
 
 
@@ -38,9 +40,4 @@ def use_channels_last_max_pool(module: nn.Module) -> int:
     Returns:
         The number of layers changed.
     """
-    changed = 0
-    for m in module.modules():
-        if type(m) is nn.MaxPool2d:
-            m.__class__ = MaxPool2d
-            changed += 1
-    return changed
+    return retype_layers(module, nn.MaxPool2d, MaxPool2d)

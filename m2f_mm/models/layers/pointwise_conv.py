@@ -16,6 +16,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .retype import retype_layers
+
 __all__ = ['Conv2d', 'use_pointwise_conv']
 
 
@@ -48,10 +50,4 @@ def use_pointwise_conv(module: nn.Module) -> int:
     Returns:
         The number of layers changed.
     """
-    changed = 0
-    for m in module.modules():
-        if type(m) is nn.Conv2d:
-            # The subclass adds no state, so the layer keeps everything it holds.
-            m.__class__ = Conv2d
-            changed += 1
-    return changed
+    return retype_layers(module, nn.Conv2d, Conv2d)
