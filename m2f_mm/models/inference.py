@@ -51,7 +51,7 @@ def resize_mask_logits(mask_logits: Tensor, pad_size: Sequence[int],
         (Q, H, W) mask logits at ``ori_size``, else ``img_size``, else ``pad_size``.
     """
     if mask_logits.shape[0] == 0:  # interpolate rejects empty inputs
-        out_size = ori_size if ori_size is not None else img_size if img_size is not None else pad_size
+        out_size = next(size for size in (ori_size, img_size, pad_size) if size is not None)
         return mask_logits.new_zeros((0, *out_size[:2]))
     masks = F.interpolate(mask_logits[None], size=tuple(pad_size[:2]), mode='bilinear',
                           align_corners=False)

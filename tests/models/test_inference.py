@@ -172,6 +172,6 @@ def test_only_read_masks_are_resized(semantic_on, panoptic_on, instance_on):
 
 def test_nothing_picked_resizes_nothing():
     infer = Mask2FormerInference(num_classes=4)
-    segment_map, segments = infer(torch.zeros(3, 5), torch.zeros(3, 4, 4),
-                                  lambda m: resize_mask_logits(m, (8, 8), (6, 6), (12, 10)))['panoptic']
+    resize = lambda m: resize_mask_logits(m, (8, 8), (6, 6), (12, 10))  # noqa: E731
+    segment_map, segments = infer(torch.zeros(3, 5), torch.zeros(3, 4, 4), resize)['panoptic']
     assert segments == [] and segment_map.shape == (12, 10) and (segment_map == 0).all()

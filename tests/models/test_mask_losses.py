@@ -54,6 +54,7 @@ def test_pairwise_bce_with_fractional_targets():
     g = torch.Generator().manual_seed(1)
     logits = 3 * torch.randn(5, 40, generator=g, dtype=torch.float64)
     targets = torch.rand(4, 40, generator=g, dtype=torch.float64)
-    expected = torch.stack([mask_loss(logits, t.expand_as(logits), 'bce').mean(1) for t in targets], 1)
+    expected = torch.stack([mask_loss(logits, t.expand_as(logits), 'bce').mean(1)
+                            for t in targets], 1)
     torch.testing.assert_close(pairwise_mask_loss(logits, targets, 'bce'), expected,
                                rtol=1e-12, atol=1e-12)

@@ -76,6 +76,7 @@ def test_convolution_subclasses_are_left_alone():
 def test_other_devices_run_the_convolution(monkeypatch):
     calls = []
     convolution = torch_conv.F.conv2d
-    monkeypatch.setattr(torch_conv.F, 'conv2d', lambda *a, **k: calls.append(1) or convolution(*a, **k))
+    monkeypatch.setattr(torch_conv.F, 'conv2d',
+                        lambda *a, **k: calls.append(1) or convolution(*a, **k))
     out = Conv2d(5, 7, 1, device='meta')(torch.empty(2, 5, 6, 9, device='meta'))
     assert calls == [1] and out.shape == (2, 7, 6, 9)
