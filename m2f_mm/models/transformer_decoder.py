@@ -237,7 +237,7 @@ class MaskedAttentionDecoder(BaseModule):
         """
         with torch.no_grad():
             embed = self.mask_embed(self.decoder_norm(query))
-            return _blocked(torch.einsum('bqe,behw->bqhw', embed, resized_features))
+            return _blocked(mask_product(embed, resized_features))
 
 
 def _blocked(mask_logits: Tensor) -> Tensor:
