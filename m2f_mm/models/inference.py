@@ -53,7 +53,9 @@ def resize_mask_logits(mask_logits: Tensor, pad_size: Sequence[int],
     if mask_logits.shape[0] == 0:  # interpolate rejects empty inputs
         out_size = next(size for size in (ori_size, img_size, pad_size) if size is not None)
         return mask_logits.new_zeros((0, *out_size[:2]))
-    masks = F.interpolate(mask_logits[None], size=tuple(pad_size[:2]), mode='bilinear',
+    # Logits stored pixel-major (see layers.mask_product) would resize into a
+    # pixel-major image, which the per-mask work that follows reads slowly.
+    masks = F.interpolate(mask_logits.contiguous()[None], size=tuple(pad_size[:2]), mode='bilinear',
                           align_corners=False)
     if img_size is not None:
         masks = masks[..., :img_size[0], :img_size[1]]

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from m2f_mm.registry import MODELS
 from .layers.ms_deform_attn import MSDeformAttn
-from .layers.pointwise_conv import Conv2d
+from .layers.pointwise_conv import Conv2d, PixelMajorConv2d
 from .layers.positional_encoding import SinePositionalEncoding
 from .layers.relu_ffn import relu_ffn
 from .pixel_decoder_base import ConvNorm, PixelDecoder
@@ -144,7 +144,7 @@ class MSDeformAttnPixelDecoder(PixelDecoder):
         self.layer_1 = ConvNorm(embed_dims, embed_dims, 3, padding=1, bias=False,
                                  norm=nn.GroupNorm(num_groups, embed_dims),
                                  activation=nn.ReLU(inplace=True))
-        self.mask_features = Conv2d(embed_dims, mask_channels, 1)
+        self.mask_features = PixelMajorConv2d(embed_dims, mask_channels, 1)
 
     def init_weights(self) -> None:
         """Initialise as the reference: xavier for the projections and the

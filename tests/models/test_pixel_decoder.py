@@ -36,6 +36,8 @@ def test_output_shapes_non_square_not_multiple_of_32():
     mask_features, multi_scale = decoder(_features(SMALL['in_channels'], SMALL['strides'],
                                                    (200, 264)))
     assert mask_features.shape == (2, 16, 50, 66)
+    # Stored pixel-major on CPU, for the mask products that read it (layers.mask_product).
+    assert mask_features.is_contiguous(memory_format=torch.channels_last)
     assert [tuple(f.shape) for f in multi_scale] == [(2, 32, 7, 9), (2, 32, 13, 17),
                                                      (2, 32, 25, 33)]
 

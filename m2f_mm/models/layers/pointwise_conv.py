@@ -10,6 +10,12 @@ oneDNN, which runs PyTorch's CPU convolutions, takes up to twice as long for a
 convolution's own formula, so results agree up to summation order. Other
 kernels, and every kernel on other devices (cuDNN has no such gap), are left
 to the convolution.
+
+:class:`PixelMajorConv2d` writes its product pixel by pixel (channels-last
+memory under the (B, O, H, W) shape) for maps whose readers take each pixel's
+channels together: the mask head's per-pixel embedding, whose products with
+the query embeddings and point samples of those run about twice as fast from
+pixel rows (:mod:`m2f_mm.models.layers.mask_product`).
 """
 from typing import Optional
 
@@ -18,12 +24,15 @@ from torch import Tensor, nn
 
 from .retype import retype_layers
 
-__all__ = ['Conv2d', 'use_pointwise_conv']
+__all__ = ['Conv2d', 'PixelMajorConv2d', 'use_pointwise_conv']
 
 
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` (same parameters and checkpoint keys) computing 1x1,
     unpadded, ungrouped kernels on CPU as ``bmm``."""
+
+    #: Write the 1x1 product channels-last (see :class:`PixelMajorConv2d`).
+    pixel_major = False
 
     def _conv_forward(self, x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
         """x (B, C, H, W), weight (O, C, 1, 1), bias (O,) -> (B, O, H/s, W/s)."""
@@ -36,10 +45,23 @@ class Conv2d(nn.Conv2d):
             x = x[:, :, ::self.stride[0], ::self.stride[1]]
         b, c, h, w = x.shape
         flat = x.reshape(b, c, h * w)
+        if self.pixel_major:
+            # (B, HW, O) = x^T weight^T: the same sums, stored pixel by pixel.
+            flat, weight = flat.transpose(1, 2), weight.view(-1, c).T.expand(b, -1, -1)
+            out = torch.bmm(flat, weight) if bias is None else torch.baddbmm(bias, flat, weight)
+            return out.view(b, h, w, -1).permute(0, 3, 1, 2)
         weight = weight.view(1, -1, c).expand(b, -1, -1)  # (B, O, C)
         out = (torch.bmm(weight, flat) if bias is None
                else torch.baddbmm(bias.view(1, -1, 1), weight, flat))
         return out.view(b, -1, h, w)
+
+
+class PixelMajorConv2d(Conv2d):
+    """:class:`Conv2d` whose 1x1 product on CPU is channels-last in memory:
+    (B, H, W, O) data under the (B, O, H, W) shape. Elsewhere, and for other
+    kernels, the output is the convolution's own."""
+
+    pixel_major = True
 
 
 def use_pointwise_conv(module: nn.Module) -> int:

@@ -1,5 +1,6 @@
 """mask_product, mask_rows and shared_features equal einsum and indexing, forward and
-backward, however sparse the gradient and however the stages share the features."""
+backward, however sparse the gradient and however the stages share the features,
+with the features stored plain or pixel-major (channels-last)."""
 import pytest
 import torch
 
@@ -13,8 +14,13 @@ def _grads(fn, embed, features, grad):
     return out, embed.grad, features.grad
 
 
+def _stored(features, pixel_major):
+    return features.contiguous(memory_format=torch.channels_last) if pixel_major else features
+
+
+@pytest.mark.parametrize('pixel_major', [False, True])
 @pytest.mark.parametrize('rows', ['none', 'some', 'all'])
-def test_matches_einsum(rows):
+def test_matches_einsum(rows, pixel_major):
     g = torch.Generator().manual_seed(0)
     embed = torch.randn(3, 7, 5, generator=g, dtype=torch.float64)
     features = torch.randn(3, 5, 4, 6, generator=g, dtype=torch.float64)
@@ -23,7 +29,10 @@ def test_matches_einsum(rows):
             'some': torch.rand(3, 7, generator=g) < 0.3}[rows]
     keep[1] = False  # an image without any matched query
     grad = grad * keep[..., None, None]
+    features = _stored(features, pixel_major)
     ours = _grads(mask_product, embed, features, grad)
+    # Pixel-major features give pixel-major logits (the layout point sampling reads fastest).
+    assert ours[0].is_contiguous(memory_format=torch.channels_last) == pixel_major
     theirs = _grads(lambda e, f: torch.einsum('bqe,behw->bqhw', e, f), embed, features, grad)
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
@@ -54,12 +63,13 @@ def _stages_loss(product, rows, share, embeds, features, picks, dense_stage):
     return loss
 
 
+@pytest.mark.parametrize('pixel_major', [False, True])
 @pytest.mark.parametrize('share', [True, False])
-def test_stages_with_picked_rows_match_einsum_and_indexing(share):
+def test_stages_with_picked_rows_match_einsum_and_indexing(share, pixel_major):
     g = torch.Generator().manual_seed(0)
     num_stages, b, q = 4, 3, 6
     embeds = [torch.randn(b, q, 5, generator=g, dtype=torch.float64) for _ in range(num_stages)]
-    features = torch.randn(b, 5, 4, 6, generator=g, dtype=torch.float64)
+    features = _stored(torch.randn(b, 5, 4, 6, generator=g, dtype=torch.float64), pixel_major)
     picks = [(torch.tensor([0, 0, 2]), torch.tensor([1, 4, 1])),
              (torch.tensor([2, 0, 2]), torch.tensor([5, 3, 5])),  # query 5 of image 2 twice
              (torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long)),
@@ -75,6 +85,9 @@ def test_stages_with_picked_rows_match_einsum_and_indexing(share):
         results.append([loss] + [leaf.grad for leaf in leaves])
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    if share:  # the shared gradient is formed in the features' own layout
+        assert results[0][-1].is_contiguous(
+            memory_format=torch.channels_last if pixel_major else torch.contiguous_format)
 
 
 def test_picked_rows_reach_the_product_without_a_dense_gradient():
