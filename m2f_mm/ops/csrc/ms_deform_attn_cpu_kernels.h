@@ -34,19 +34,26 @@ Corners<scalar_t> corners_of(scalar_t x_norm, scalar_t y_norm, int64_t h, int64_
   return c;
 }
 
-template <typename scalar_t>
-void forward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* loc,
-                    const scalar_t* attn, scalar_t* out) {
-  const int64_t row_stride = g.heads * g.channels;  // between value positions
+// The channel loops below take the channel count as a compile-time constant
+// where it is the common one (kChannels > 0): a row's running sums and the
+// output gradient row then stay in registers across its samples. kChannels = 0
+// reads it from the geometry, for any other count.
+template <typename scalar_t, int64_t kChannels>
+void forward_rows(const Geometry& g, const scalar_t* value, const scalar_t* loc,
+                  const scalar_t* attn, scalar_t* out) {
+  const int64_t channels = kChannels > 0 ? kChannels : g.channels;
+  const int64_t row_stride = g.heads * channels;  // between value positions
   const int64_t samples = g.levels * g.points;
   at::parallel_for(0, g.batch * g.queries, 16, [&](int64_t begin, int64_t end) {
     for (int64_t bq = begin; bq < end; ++bq) {
       const int64_t b = bq / g.queries;
       for (int64_t n = 0; n < g.heads; ++n) {
         const int64_t m = bq * g.heads + n;  // (b, q, n) row
-        scalar_t* o = out + m * g.channels;
-        for (int64_t c = 0; c < g.channels; ++c) o[c] = 0;
-        const scalar_t* v = value + (b * g.spatial * g.heads + n) * g.channels;
+        scalar_t* o = out + m * channels;
+        scalar_t local[kChannels > 0 ? kChannels : 1];
+        scalar_t* sum = kChannels > 0 ? local : o;
+        for (int64_t c = 0; c < channels; ++c) sum[c] = 0;
+        const scalar_t* v = value + (b * g.spatial * g.heads + n) * channels;
         for (int64_t j = 0; j < samples; ++j) {
           const int64_t l = j / g.points;
           const auto cs = corners_of<scalar_t>(loc[(m * samples + j) * 2],
@@ -59,29 +66,37 @@ void forward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* lo
             const scalar_t wk = a * cs.weight[k];
             const scalar_t* vr = v + cs.row[k] * row_stride;
 #pragma omp simd
-            for (int64_t c = 0; c < g.channels; ++c) o[c] += wk * vr[c];
+            for (int64_t c = 0; c < channels; ++c) sum[c] += wk * vr[c];
           }
         }
+        if (kChannels > 0)
+          for (int64_t c = 0; c < channels; ++c) o[c] = local[c];
       }
     }
   });
 }
 
-template <typename scalar_t>
-void backward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* loc,
-                     const scalar_t* attn, const scalar_t* grad_out, scalar_t* grad_value,
-                     scalar_t* grad_loc, scalar_t* grad_attn) {
-  const int64_t row_stride = g.heads * g.channels;
+template <typename scalar_t, int64_t kChannels>
+void backward_rows(const Geometry& g, const scalar_t* value, const scalar_t* loc,
+                   const scalar_t* attn, const scalar_t* grad_out, scalar_t* grad_value,
+                   scalar_t* grad_loc, scalar_t* grad_attn) {
+  const int64_t channels = kChannels > 0 ? kChannels : g.channels;
+  const int64_t row_stride = g.heads * channels;
   const int64_t samples = g.levels * g.points;
   at::parallel_for(0, g.batch * g.heads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t bn = begin; bn < end; ++bn) {
       const int64_t b = bn / g.heads, n = bn % g.heads;
-      const int64_t plane = (b * g.spatial * g.heads + n) * g.channels;
+      const int64_t plane = (b * g.spatial * g.heads + n) * channels;
       const scalar_t* v = value + plane;
       scalar_t* gv = grad_value + plane;
       for (int64_t q = 0; q < g.queries; ++q) {
         const int64_t m = (b * g.queries + q) * g.heads + n;
-        const scalar_t* go = grad_out + m * g.channels;
+        scalar_t local[kChannels > 0 ? kChannels : 1];
+        const scalar_t* go = grad_out + m * channels;
+        if (kChannels > 0) {
+          for (int64_t c = 0; c < channels; ++c) local[c] = go[c];
+          go = local;
+        }
         for (int64_t j = 0; j < samples; ++j) {
           const int64_t l = j / g.points, i = m * samples + j;
           const auto cs = corners_of<scalar_t>(loc[2 * i], loc[2 * i + 1], g.height[l],
@@ -99,9 +114,9 @@ void backward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* l
             const scalar_t wk = a * cs.weight[k];
             scalar_t d = 0;
 #pragma omp simd reduction(+ : d)
-            for (int64_t c = 0; c < g.channels; ++c) d += go[c] * vr[c];
+            for (int64_t c = 0; c < channels; ++c) d += go[c] * vr[c];
 #pragma omp simd
-            for (int64_t c = 0; c < g.channels; ++c) gr[c] += wk * go[c];
+            for (int64_t c = 0; c < channels; ++c) gr[c] += wk * go[c];
             dot[k] = d;
           }
           grad_attn[i] = cs.weight[0] * dot[0] + cs.weight[1] * dot[1] +
@@ -116,4 +131,28 @@ void backward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* l
       }
     }
   });
+}
+
+// Mask2Former's pixel decoder: 256 channels over 8 heads.
+constexpr int64_t kCommonChannels = 32;
+
+template <typename scalar_t>
+void forward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* loc,
+                    const scalar_t* attn, scalar_t* out) {
+  if (g.channels == kCommonChannels)
+    forward_rows<scalar_t, kCommonChannels>(g, value, loc, attn, out);
+  else
+    forward_rows<scalar_t, 0>(g, value, loc, attn, out);
+}
+
+template <typename scalar_t>
+void backward_kernel(const Geometry& g, const scalar_t* value, const scalar_t* loc,
+                     const scalar_t* attn, const scalar_t* grad_out, scalar_t* grad_value,
+                     scalar_t* grad_loc, scalar_t* grad_attn) {
+  if (g.channels == kCommonChannels)
+    backward_rows<scalar_t, kCommonChannels>(g, value, loc, attn, grad_out, grad_value,
+                                             grad_loc, grad_attn);
+  else
+    backward_rows<scalar_t, 0>(g, value, loc, attn, grad_out, grad_value, grad_loc,
+                               grad_attn);
 }
