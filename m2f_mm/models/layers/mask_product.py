@@ -32,6 +32,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import Function, once_differentiable
 
+from .pointwise_conv import is_pixel_major
+
 __all__ = ['mask_product', 'mask_rows', 'shared_features']
 
 
@@ -77,7 +79,7 @@ class _SharedFeatures(Function):
     def forward(ctx, features: Tensor) -> Tensor:
         ctx.set_materialize_grads(False)
         ctx.features_shape = features.shape
-        ctx.pixel_major = _pixel_major(features)
+        ctx.pixel_major = is_pixel_major(features)
         ctx.pending = []  # (image, embedding rows (R, E), gradient rows (R, hw)) per stage
         return features.view_as(features)
 
@@ -120,7 +122,7 @@ class _MaskProduct(Function):
         ctx.shared = shared if isinstance(shared, _SharedFeatures._backward_cls) else None
         b, e, h, w = features.shape
         # bmm: einsum's route to the same product is about 1.4x slower on CPU.
-        if _pixel_major(features):
+        if is_pixel_major(features):
             pixels = features.permute(0, 2, 3, 1).reshape(b, h * w, e)
             return torch.bmm(pixels, embed.transpose(1, 2)).view(b, h, w, -1).permute(0, 3, 1, 2)
         return torch.bmm(embed, features.reshape(b, e, h * w)).view(b, -1, h, w)
@@ -176,12 +178,6 @@ class _MaskRows(Function):
         if grad is not None:
             ctx.product.picked_rows.append((*ctx.rows, grad))
         return None, None, None, None
-
-
-def _pixel_major(features: Tensor) -> bool:
-    """Whether (B, E, h, w) ``features`` are stored channels-last (and not also plain)."""
-    return (features.is_contiguous(memory_format=torch.channels_last)
-            and not features.is_contiguous())
 
 
 def _rows_by_image(grad: Optional[Tensor], picked_rows: List[Tuple[Tensor, Tensor, Tensor]],

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from .retype import retype_layers
 
-__all__ = ['Conv2d', 'PixelMajorConv2d', 'use_pointwise_conv']
+__all__ = ['Conv2d', 'PixelMajorConv2d', 'is_pixel_major', 'use_pointwise_conv']
 
 
 class Conv2d(nn.Conv2d):
@@ -40,20 +40,30 @@ class Conv2d(nn.Conv2d):
                      and self.padding in ((0, 0), 'valid') and x.device.type == 'cpu')
         if not pointwise:
             return super()._conv_forward(x, weight, bias)
+        pixel_major = self.pixel_major or is_pixel_major(x)
         if self.stride != (1, 1):
             # An unpadded 1x1 kernel reads only every s-th pixel.
             x = x[:, :, ::self.stride[0], ::self.stride[1]]
         b, c, h, w = x.shape
-        flat = x.reshape(b, c, h * w)
-        if self.pixel_major:
-            # (B, HW, O) = x^T weight^T: the same sums, stored pixel by pixel.
-            flat, weight = flat.transpose(1, 2), weight.view(-1, c).T.expand(b, -1, -1)
-            out = torch.bmm(flat, weight) if bias is None else torch.baddbmm(bias, flat, weight)
+        if pixel_major:
+            # (B, HW, O) = x^T weight^T: the same sums, stored pixel by pixel (as
+            # a convolution stores a channels-last input's). A pixel-major input
+            # is read as rows, any other through a transposed view.
+            pixels = x.permute(0, 2, 3, 1).reshape(b, h * w, c)
+            weight = weight.view(-1, c).T.expand(b, -1, -1)  # (B, C, O)
+            out = (torch.bmm(pixels, weight) if bias is None
+                   else torch.baddbmm(bias, pixels, weight))
             return out.view(b, h, w, -1).permute(0, 3, 1, 2)
+        flat = x.reshape(b, c, h * w)
         weight = weight.view(1, -1, c).expand(b, -1, -1)  # (B, O, C)
         out = (torch.bmm(weight, flat) if bias is None
                else torch.baddbmm(bias.view(1, -1, 1), weight, flat))
         return out.view(b, -1, h, w)
+
+
+def is_pixel_major(x: Tensor) -> bool:
+    """Whether a (B, C, H, W) ``x`` is stored channels-last (and not also plainly)."""
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 class PixelMajorConv2d(Conv2d):

@@ -1,5 +1,5 @@
-"""Conv2d's matrix-product path for 1x1 kernels equals nn.Conv2d forward and backward
-(PixelMajorConv2d's too, stored channels-last), and use_pointwise_conv turns a network's plain convolutions into it."""
+"""Conv2d's matrix-product path for 1x1 kernels equals nn.Conv2d forward and backward,
+for plain and channels-last inputs (PixelMajorConv2d's too, stored channels-last), and use_pointwise_conv turns a network's plain convolutions into it."""
 import copy
 
 import pytest
@@ -21,21 +21,24 @@ def _forbid_convolution(monkeypatch):
     (dict(kernel_size=1), True), (dict(kernel_size=1, bias=False), True),
     (dict(kernel_size=1, stride=2), True), (dict(kernel_size=1, stride=(2, 3)), True),
     (dict(kernel_size=3, padding=1), False), (dict(kernel_size=1, padding=1), False)])
+@pytest.mark.parametrize('channels_last', [False, True])
 @pytest.mark.parametrize('conv_type', [Conv2d, PixelMajorConv2d])
-def test_matches_nn_conv2d(kwargs, pointwise, conv_type, monkeypatch):
+def test_matches_nn_conv2d(kwargs, pointwise, conv_type, channels_last, monkeypatch):
     torch.manual_seed(0)
     reference = nn.Conv2d(5, 7, **kwargs).double()
     ours = conv_type(5, 7, **kwargs).double()
     ours.load_state_dict(reference.state_dict())
     x = torch.randn(2, 5, 6, 9, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
     results = []
     for conv in (reference, ours):
         if conv is ours and pointwise:
             _forbid_convolution(monkeypatch)
         inputs = x.clone().requires_grad_()
         out = conv(inputs)
-        if conv is ours:
-            pixel_major = pointwise and conv_type is PixelMajorConv2d
+        if conv is ours:  # a channels-last input gives a channels-last output, as in torch
+            pixel_major = channels_last or (pointwise and conv_type is PixelMajorConv2d)
             assert out.is_contiguous(memory_format=torch.channels_last) == pixel_major
             assert out.is_contiguous() != pixel_major
         out.backward(torch.ones_like(out).cumsum(-1))
