@@ -23,6 +23,12 @@
 #include <cmath>
 #include <vector>
 
+#if defined(__GNUC__)
+#define M2F_MM_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define M2F_MM_ALWAYS_INLINE inline
+#endif
+
 namespace {
 
 // What a worker needs to walk the samples of one (image, query, head).
