@@ -6,11 +6,15 @@ input channels, F hidden channels, O output channels.
 The hidden activation (T, F) is the largest tensor of the deformable encoder:
 44 MB a layer for two 512 x 512 images. Composed from autograd's ops it is
 allocated four times a layer: the linear output, the ReLU output and both
-their gradients. Here the ReLU runs in place on the linear output and its
-backward masks the incoming gradient in place. On CPU each allocation of that
-size is a fresh mapping whose pages the kernel faults in and zeroes, so the
-two saved allocations are time as well as traffic. The arithmetic is the
-composition's.
+their gradients. Here it is allocated once: the ReLU runs in place on the
+linear output, and the backward writes the hidden gradient over the saved
+activation block by block, once the activation's own product is done (only
+its sign is read after that). On CPU each allocation of that size is a fresh
+mapping whose pages the kernel faults in and zeroes, so the allocations saved
+are time as well as traffic; the blocks stay in cache between the product and
+the ReLU's mask. The arithmetic is the composition's. Because the backward
+consumes the saved activation, a second backward through the same graph
+(``retain_graph=True``) is an error, as for any tensor changed in place.
 """
 from typing import Optional
 
@@ -20,6 +24,9 @@ from torch import Tensor, nn
 from torch.autograd.function import Function, once_differentiable
 
 __all__ = ['relu_ffn']
+
+# Size of one block of the hidden gradient: its rows are masked while in cache.
+_BLOCK_BYTES = 8 << 20
 
 
 def relu_ffn(x: Tensor, linear1: nn.Linear, linear2: nn.Linear) -> Tensor:
@@ -60,11 +67,14 @@ class _ReLUFFN(Function):
         grad_b2 = grad.sum(0) if needs_b2 else None
         grad_x = grad_w1 = grad_b1 = None
         if needs_x or needs_w1 or needs_b1:
-            grad_hidden = grad @ weight2
-            # ReLU's derivative, in place: one pass, where masked_fill_(hidden <= 0)
-            # first writes a mask and is about 8 times slower at this size.
-            torch.ops.aten.threshold_backward.grad_input(grad_hidden, hidden, 0,
-                                                          grad_input=grad_hidden)
+            rows = max(1, _BLOCK_BYTES // (hidden.shape[1] * hidden.element_size()))
+            for start in range(0, hidden.shape[0], rows):
+                block = hidden[start:start + rows]
+                # ReLU's derivative written over the block in one pass (masked_fill_
+                # first writes a mask and is about 8 times slower at this size).
+                torch.ops.aten.threshold_backward.grad_input(grad[start:start + rows] @ weight2,
+                                                              block, 0, grad_input=block)
+            grad_hidden = hidden
             grad_x = (grad_hidden @ weight1).view(ctx.input_shape) if needs_x else None
             grad_w1 = grad_hidden.t() @ flat if needs_w1 else None
             grad_b1 = grad_hidden.sum(0) if needs_b1 else None

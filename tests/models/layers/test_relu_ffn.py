@@ -1,9 +1,11 @@
-"""relu_ffn equals linear2(relu(linear1(x))) forward and backward."""
+"""relu_ffn equals linear2(relu(linear1(x))) forward and backward, in one block of the
+hidden gradient or several, and refuses a second backward through its consumed activation."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from m2f_mm.models.layers import relu_ffn as relu_ffn_module
 from m2f_mm.models.layers.relu_ffn import relu_ffn
 
 
@@ -21,8 +23,11 @@ def _grads(fn, x, modules, grad):
     return [out, x.grad] + [p.grad.clone() for m in modules for p in m.parameters()]
 
 
+# 3 hidden rows of 10 float64 a block: 30 rows as 10 blocks, then 30 = 7 * 4 + 2.
+@pytest.mark.parametrize('block_bytes', [8 << 20, 3 * 10 * 8, 4 * 10 * 8])
 @pytest.mark.parametrize('bias', [True, False])
-def test_matches_composition(bias):
+def test_matches_composition(bias, block_bytes, monkeypatch):
+    monkeypatch.setattr(relu_ffn_module, '_BLOCK_BYTES', block_bytes)
     linear1, linear2 = _block(bias)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 3, 5, 6, generator=g, dtype=torch.float64)
@@ -48,3 +53,11 @@ def test_only_requested_gradients_and_autocast_off():
     out.sum().backward()
     assert linear1.weight.grad is None and linear2.weight.grad is not None
     torch.testing.assert_close(out, linear2(F.relu(linear1(x))), rtol=0, atol=0)
+
+
+def test_second_backward_through_the_same_graph_is_an_error():
+    linear1, linear2 = _block(True)
+    out = relu_ffn(torch.randn(5, 6, dtype=torch.float64, requires_grad=True), linear1, linear2)
+    out.sum().backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match='modified by an inplace operation'):
+        out.sum().backward()
