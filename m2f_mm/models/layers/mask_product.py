@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import Function, once_differentiable
 
-from .pointwise_conv import is_pixel_major
+from .pointwise_conv import from_pixel_rows, is_pixel_major, pixel_rows
 
 __all__ = ['mask_product', 'mask_rows', 'shared_features']
 
@@ -105,7 +105,7 @@ class _SharedFeatures(Function):
                 torch.matmul(grad_rows.T, embeds, out=grad_features[image])
             else:
                 torch.matmul(embeds.T, grad_rows, out=grad_features[image])
-        grad_features = (grad_features.view(b, h, w, e).permute(0, 3, 1, 2) if ctx.pixel_major
+        grad_features = (from_pixel_rows(grad_features, h, w) if ctx.pixel_major
                          else grad_features.view(b, e, h, w))
         return grad_features if grad is None else grad_features.add_(grad.to(dtype))
 
@@ -123,8 +123,7 @@ class _MaskProduct(Function):
         b, e, h, w = features.shape
         # bmm: einsum's route to the same product is about 1.4x slower on CPU.
         if is_pixel_major(features):
-            pixels = features.permute(0, 2, 3, 1).reshape(b, h * w, e)
-            return torch.bmm(pixels, embed.transpose(1, 2)).view(b, h, w, -1).permute(0, 3, 1, 2)
+            return from_pixel_rows(torch.bmm(pixel_rows(features), embed.transpose(1, 2)), h, w)
         return torch.bmm(embed, features.reshape(b, e, h * w)).view(b, -1, h, w)
 
     @staticmethod

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 from .retype import retype_layers
 
-__all__ = ['Conv2d', 'PixelMajorConv2d', 'is_pixel_major', 'use_pointwise_conv']
+__all__ = ['Conv2d', 'PixelMajorConv2d', 'from_pixel_rows', 'is_pixel_major', 'pixel_rows',
+           'use_pointwise_conv']
 
 
 class Conv2d(nn.Conv2d):
@@ -49,11 +50,11 @@ class Conv2d(nn.Conv2d):
             # (B, HW, O) = x^T weight^T: the same sums, stored pixel by pixel (as
             # a convolution stores a channels-last input's). A pixel-major input
             # is read as rows, any other through a transposed view.
-            pixels = x.permute(0, 2, 3, 1).reshape(b, h * w, c)
+            pixels = pixel_rows(x)
             weight = weight.view(-1, c).T.expand(b, -1, -1)  # (B, C, O)
             out = (torch.bmm(pixels, weight) if bias is None
                    else torch.baddbmm(bias, pixels, weight))
-            return out.view(b, h, w, -1).permute(0, 3, 1, 2)
+            return from_pixel_rows(out, h, w)
         flat = x.reshape(b, c, h * w)
         weight = weight.view(1, -1, c).expand(b, -1, -1)  # (B, O, C)
         out = (torch.bmm(weight, flat) if bias is None
@@ -64,6 +65,17 @@ class Conv2d(nn.Conv2d):
 def is_pixel_major(x: Tensor) -> bool:
     """Whether a (B, C, H, W) ``x`` is stored channels-last (and not also plainly)."""
     return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def pixel_rows(x: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, H * W, C): a view of rows where ``x`` is pixel-major."""
+    b, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).reshape(b, h * w, c)
+
+
+def from_pixel_rows(rows: Tensor, h: int, w: int) -> Tensor:
+    """(B, H * W, C) rows -> their (B, C, H, W) view, pixel-major in memory."""
+    return rows.view(rows.shape[0], h, w, -1).permute(0, 3, 1, 2)
 
 
 class PixelMajorConv2d(Conv2d):

@@ -1,5 +1,6 @@
 """Conv2d's matrix-product path for 1x1 kernels equals nn.Conv2d forward and backward,
-for plain and channels-last inputs (PixelMajorConv2d's too, stored channels-last), and use_pointwise_conv turns a network's plain convolutions into it."""
+for plain and channels-last inputs (PixelMajorConv2d's too, stored channels-last), and
+use_pointwise_conv turns a network's plain convolutions into it."""
 import copy
 
 import pytest
