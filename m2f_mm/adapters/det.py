@@ -23,6 +23,7 @@ from mmengine.model import BaseModule  # noqa: E402
 from mmengine.structures import InstanceData, PixelData  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from m2f_mm.adapters.folded_bottleneck import use_folded_bottlenecks  # noqa: E402
 from m2f_mm.models.inference import Mask2FormerInference, resize_mask_logits  # noqa: E402
 from m2f_mm.models.layers.frozen_batch_norm import use_frozen_batch_norm  # noqa: E402
 from m2f_mm.models.layers.max_pool import use_channels_last_max_pool  # noqa: E402
@@ -189,7 +190,9 @@ class Mask2FormerFusionHead(BaseModule):
 class Mask2FormerDetector(MMDetMask2Former):
     """mmdet's Mask2Former detector that also emits semantic results, and whose
     backbone's frozen BatchNorm layers run as
-    :class:`~m2f_mm.models.layers.frozen_batch_norm.FrozenBatchNorm2d`, its
+    :class:`~m2f_mm.models.layers.frozen_batch_norm.FrozenBatchNorm2d` (folded
+    into the convolution before them in its bottleneck blocks,
+    :class:`~m2f_mm.adapters.folded_bottleneck.FoldedBottleneck`), its
     convolutions as :class:`~m2f_mm.models.layers.pointwise_conv.Conv2d` and
     its max-pools as :class:`~m2f_mm.models.layers.max_pool.MaxPool2d`.
 
@@ -207,11 +210,12 @@ class Mask2FormerDetector(MMDetMask2Former):
                                 f'with model.panoptic_head.{key}={heads[0][key]}; set it '
                                 'once, in panoptic_head')
         super().__init__(*args, panoptic_head=heads[0], panoptic_fusion_head=heads[1], **kwargs)
-        # Frozen BatchNorm (the R50 configs) then saves no activations, 1x1
-        # convolutions run as matrix products on CPU and inference max-pools
-        # channels-last; any other layer computes exactly as before.
-        for use_faster_layers in (use_frozen_batch_norm, use_pointwise_conv,
-                                  use_channels_last_max_pool):
+        # Frozen BatchNorm (the R50 configs) then saves no activations and runs
+        # inside the convolution before it, 1x1 convolutions run as matrix
+        # products on CPU and inference max-pools channels-last; any other layer
+        # computes exactly as before.
+        for use_faster_layers in (use_frozen_batch_norm, use_folded_bottlenecks,
+                                  use_pointwise_conv, use_channels_last_max_pool):
             use_faster_layers(self.backbone)
 
     def predict(self, batch_inputs: Tensor, batch_data_samples: List[DetDataSample],

@@ -1,5 +1,6 @@
 """FrozenBatchNorm2d against nn.BatchNorm2d: the frozen case computes the same
-function and gradient without saving its input; every other case is BatchNorm's."""
+function and gradient without saving its input; every other case is BatchNorm's.
+conv_then_norm folds the frozen case into the convolution before it."""
 import copy
 
 import pytest
@@ -7,7 +8,9 @@ import torch
 from mmengine.registry import DefaultScope, MODELS
 from torch import nn
 
-from m2f_mm.models.layers.frozen_batch_norm import FrozenBatchNorm2d, use_frozen_batch_norm
+from m2f_mm.models.layers.frozen_batch_norm import (FrozenBatchNorm2d, conv_then_norm,
+                                                     use_frozen_batch_norm)
+from m2f_mm.models.layers.pointwise_conv import Conv2d
 
 
 def _batch_norm(channels=6, frozen=True):
@@ -95,3 +98,57 @@ def test_sync_batch_norm_is_left_alone():
     module = nn.Sequential(nn.SyncBatchNorm(4), nn.BatchNorm2d(4))
     assert use_frozen_batch_norm(module) == 1
     assert type(module[0]) is nn.SyncBatchNorm and type(module[1]) is FrozenBatchNorm2d
+
+
+def _conv(conv_type=nn.Conv2d, bias=True, **kwargs):
+    torch.manual_seed(1)
+    return conv_type(4, 6, bias=bias, **kwargs).double()
+
+
+@pytest.mark.parametrize('conv_kwargs', [dict(kernel_size=3, padding=1),
+                                         dict(kernel_size=1, stride=2, bias=False),
+                                         dict(conv_type=Conv2d, kernel_size=1)])
+def test_conv_then_frozen_norm_is_one_convolution(conv_kwargs, monkeypatch):
+    conv, norm = _conv(**conv_kwargs), _batch_norm()
+    use_frozen_batch_norm(norm)
+    x = torch.randn(2, 4, 6, 8, dtype=torch.float64)
+    grad = torch.randn_like(norm(conv(x)))
+    expected, expected_grads = _conv_norm_grads(lambda x: norm(conv(x)), conv, x, grad)
+    monkeypatch.setattr(FrozenBatchNorm2d, 'forward', None)  # the norm must not run
+    out, grads = _conv_norm_grads(lambda x: conv_then_norm(conv, norm, x), conv, x, grad)
+    torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+    for a, b in zip(grads, expected_grads):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+
+
+def _conv_norm_grads(run, conv, x, grad):
+    conv.zero_grad()
+    x = x.clone().requires_grad_()
+    out = run(x)
+    out.backward(grad)
+    return out, [x.grad] + [p.grad.clone() for p in conv.parameters()]
+
+
+class _PaddedConv(nn.Conv2d):
+    def forward(self, x):
+        return super().forward(nn.functional.pad(x, (1, 1, 1, 1)))
+
+
+@pytest.mark.parametrize('case', ['training norm', 'plain BatchNorm', 'conv with own forward',
+                                  'autocast'])
+def test_conv_then_norm_runs_both_layers_otherwise(case, monkeypatch):
+    conv = _conv(_PaddedConv if case == 'conv with own forward' else nn.Conv2d, kernel_size=3)
+    norm = _batch_norm()
+    if case != 'plain BatchNorm':
+        use_frozen_batch_norm(norm)
+    if case == 'training norm':
+        norm.train()
+    x = torch.randn(2, 4, 6, 8, dtype=torch.float64)
+    with torch.autocast('cpu', enabled=case == 'autocast'):
+        expected = copy.deepcopy(norm)(conv(x))
+    calls = []
+    monkeypatch.setattr(type(norm), 'forward',
+                        lambda self, x, f=type(norm).forward: calls.append(1) or f(self, x))
+    with torch.autocast('cpu', enabled=case == 'autocast'):
+        out = conv_then_norm(conv, norm, x)
+    assert calls == [1] and torch.equal(out, expected)

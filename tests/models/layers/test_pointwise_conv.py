@@ -48,6 +48,29 @@ def test_matches_nn_conv2d(kwargs, pointwise, conv_type, channels_last, monkeypa
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+def test_in_place_op_on_output_copies_no_gradient():
+    """A ResNet adds its residual and applies ReLU in place on a convolution's output:
+    on the 1x1 product's output that gives nn.Conv2d's gradients, with no CopySlices
+    node (a full copy of the gradient in backward) in the graph."""
+    torch.manual_seed(0)
+    reference = nn.Conv2d(5, 7, 1).double()
+    ours = Conv2d(5, 7, 1).double()
+    ours.load_state_dict(reference.state_dict())
+    x, residual = torch.randn(2, 5, 6, 9, dtype=torch.float64), torch.randn(2, 7, 6, 9)
+    results = []
+    for conv in (reference, ours):
+        inputs = x.clone().requires_grad_()
+        out = conv(inputs)
+        out += residual
+        out = out.relu_()
+        assert type(out.grad_fn).__name__ == 'ReluBackward0'
+        assert type(out.grad_fn.next_functions[0][0]).__name__ == 'AddBackward0'
+        out.backward(torch.ones_like(out).cumsum(-1))
+        results.append([out, inputs.grad] + [p.grad for p in conv.parameters()])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_keeps_nn_conv2d_keys():
     assert list(Conv2d(3, 4, 1).state_dict()) == list(nn.Conv2d(3, 4, 1).state_dict())
 
