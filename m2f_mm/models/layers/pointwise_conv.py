@@ -59,6 +59,8 @@ class Conv2d(nn.Conv2d):
         weight = weight.view(1, -1, c).expand(b, -1, -1)  # (B, O, C)
         out = (torch.bmm(weight, flat) if bias is None
                else torch.baddbmm(bias.view(1, -1, 1), weight, flat))
+        if not out.requires_grad or torch.jit.is_tracing():  # (ONNX has no _unsafe_view)
+            return out.view(b, -1, h, w)
         # Not a view for autograd (as a convolution's output is not): an in-place
         # op on it, such as a ResNet's ReLU or residual add, then costs no
         # CopySlices copy of the gradient in backward. Nothing else holds ``out``.
