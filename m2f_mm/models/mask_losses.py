@@ -64,6 +64,8 @@ def dice_loss(logits: Tensor, targets: Tensor) -> Tensor:
 def pairwise_dice_loss(logits: Tensor, targets: Tensor) -> Tensor:
     """Dice loss of every (query, target) pair: (Q, T), (M, T) -> (Q, M)."""
     probs = logits.sigmoid()
-    overlap = 2 * probs @ targets.T
+    # Doubling the (Q, M) product instead of the (Q, T) probabilities: the same
+    # bits (a power of two scales exactly), one pass over Q x T fewer.
+    overlap = 2 * (probs @ targets.T)
     total = probs.sum(-1)[:, None] + targets.sum(-1)[None, :]
     return 1 - (overlap + 1) / (total + 1)
