@@ -18,6 +18,11 @@ the table gives the median over the rounds. Each worker also counts the step's F
 (torch's FlopCounterMode: matmuls and convolutions) and measures the machine's fp32 matmul
 throughput, so the table shows each time against its compute bound (FLOPs / throughput).
 
+``--profile DIR`` writes torch.profiler's table of one step per worker, and on CPU prints
+what the compute bound leaves: the time of the products (the operators whose FLOPs are
+counted), their share of the measured throughput, and the step every product at that
+throughput would give with the rest as timed.
+
 ``--memory-claim`` measures the paper's point-sampling memory claim on our model: training
 peak memory with the point-sampled mask losses (the default) and with full-mask losses
 (``criterion.point_sampled=False``), at ``--claim-size`` (the paper's 1024) with 2 images.
@@ -193,17 +198,26 @@ def worker(impl, mode, args):
     peak_mb = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith('cuda')
                else _peak_rss_mb())
     flops = _count_flops(step)
+    result = dict(impl=impl, mode=mode, seconds=statistics.median(times), peak_mb=peak_mb,
+                  idle_mb=idle_mb, flops=flops,
+                  matmul_flops_per_s=_matmul_flops_per_second(device), kernel=kernel)
     if args.profile:
-        _profile(step, sync, device, osp.join(args.profile, f'{impl}_{mode}_{args.size}.txt'))
-    print(json.dumps(dict(impl=impl, mode=mode, seconds=statistics.median(times),
-                          peak_mb=peak_mb, idle_mb=idle_mb, flops=flops,
-                          matmul_flops_per_s=_matmul_flops_per_second(device), kernel=kernel)))
+        result['product_seconds'] = _profile(
+            step, sync, device, osp.join(args.profile, f'{impl}_{mode}_{args.size}.txt'))
+    print(json.dumps(result))
 
 
 def _profile(step, sync, device, path):
-    """Write torch.profiler's per-op table of one step, by device time then host time."""
+    """Write torch.profiler's per-op table of one step, by device time then host time.
+
+    Returns:
+        On CPU, the seconds the step spent in products: the operators whose FLOPs
+        are counted (matmuls, convolutions, attention), outermost calls only. None
+        on CUDA, where host time does not measure the kernels.
+    """
     import os
     from torch.profiler import ProfilerActivity, profile
+    from torch.utils.flop_counter import flop_registry
     activities = [ProfilerActivity.CPU]
     if device.startswith('cuda'):
         activities.append(ProfilerActivity.CUDA)
@@ -215,6 +229,20 @@ def _profile(step, sync, device, path):
     with open(path, 'w') as f:
         for key in ('self_cuda_time_total', 'self_cpu_time_total'):
             f.write(f'== sorted by {key}\n{averages.table(sort_by=key, row_limit=40)}\n')
+    if device.startswith('cuda'):
+        return None
+    products = {str(op).replace('.', '::') for op in flop_registry}
+
+    def inside_product(event):
+        parent = event.cpu_parent
+        while parent is not None:
+            if parent.name in products:
+                return True
+            parent = parent.cpu_parent
+        return False
+
+    return sum(e.cpu_time_total for e in prof.events()
+               if e.name in products and not inside_product(e)) / 1e6
 
 
 def _run_worker(impl, mode, args, size=None, full_mask_loss=False):
@@ -265,6 +293,24 @@ def _comparison_table(args):
           'the measured fp32 matmul throughput)')
     for impl in ('mmdet', 'm2f_mm'):
         print(f'{impl} deformable attention: {rounds[impl, args.modes[0]][0]["kernel"]}')
+    if args.profile and not args.device.startswith('cuda'):
+        _products_at_peak(rounds, args.modes)
+
+
+def _products_at_peak(rounds, modes):
+    """Per model and mode, the profiled products against the peak, and the step they
+    would allow: every product at the measured matmul throughput, the rest as timed."""
+    print('\nProducts (the operators whose FLOPs are counted) in the profiled step, medians; '
+          'each model against the bound of its own FLOPs:')
+    for mode in modes:
+        for impl in ('mmdet', 'm2f_mm'):
+            r = rounds[impl, mode]
+            seconds, products = _median(r, 'seconds'), _median(r, 'product_seconds')
+            bound = _median(r, 'flops') / _median(r, 'matmul_flops_per_s')
+            print(f'{mode:6} {impl:7} products {products:6.2f} s at '
+                  f'{bound / products:4.2f} of the peak; the rest {seconds - products:5.2f} s; '
+                  f'every product at the peak: {bound + seconds - products:5.2f} s = '
+                  f'{(bound + seconds - products) / bound:4.2f}x its bound')
 
 
 def _memory_claim(args):
@@ -299,7 +345,9 @@ def main():
     parser.add_argument('--keep-freed-memory', action='store_true',
                         help='in both workers, keep freed memory in the process as tools/train.py '
                              'does on CPU (m2f_mm.utils.cpu_allocator)')
-    parser.add_argument('--profile', metavar='DIR', help='write a profile of one step per run')
+    parser.add_argument('--profile', metavar='DIR',
+                        help='write a profile of one step per run; on CPU, also print the '
+                             'step with every product at the measured matmul throughput')
     parser.add_argument('--worker', nargs=2, metavar=('IMPL', 'MODE'), help=argparse.SUPPRESS)
     parser.add_argument('--full-mask-loss', action='store_true', help=argparse.SUPPRESS)
     args = parser.parse_args()
