@@ -212,8 +212,9 @@ def _profile(step, sync, device, path):
 
     Returns:
         On CPU, the seconds the step spent in products: the operators whose FLOPs
-        are counted (matmuls, convolutions, attention), outermost calls only. None
-        on CUDA, where host time does not measure the kernels.
+        torch's ``flop_registry`` counts (here matmuls and convolutions; it has no
+        formula for CPU attention), outermost calls only. None on CUDA, where host
+        time does not measure the kernels.
     """
     import os
     from torch.profiler import ProfilerActivity, profile
@@ -307,10 +308,11 @@ def _products_at_peak(rounds, modes):
             r = rounds[impl, mode]
             seconds, products = _median(r, 'seconds'), _median(r, 'product_seconds')
             bound = _median(r, 'flops') / _median(r, 'matmul_flops_per_s')
+            rest = seconds - products
             print(f'{mode:6} {impl:7} products {products:6.2f} s at '
-                  f'{bound / products:4.2f} of the peak; the rest {seconds - products:5.2f} s; '
-                  f'every product at the peak: {bound + seconds - products:5.2f} s = '
-                  f'{(bound + seconds - products) / bound:4.2f}x its bound')
+                  f'{bound / products:4.2f} of the peak; the rest {rest:5.2f} s; '
+                  f'every product at the peak: {bound + rest:5.2f} s = '
+                  f'{(bound + rest) / bound:4.2f}x its bound')
 
 
 def _memory_claim(args):
